@@ -1,0 +1,193 @@
+/* elig.h — libelig: the snapshot reader and the eligibility rule.
+ *
+ * The part of eligd that a terminal could embed: it opens a snapshot
+ * (an LMDB file, memory-mapped read-only), resolves an id to its family and
+ * applies the rule of SPEC.md section 2. It does no network or file I/O of
+ * its own beyond mapping the snapshot, logs nothing and keeps no global
+ * state. It also holds the field syntax of SPEC section 1 (ids, periods,
+ * programme names), which the snapshot builder and the query path share.
+ *
+ * Errors: functions return 0 (or a count) on success and a negative
+ * ELIG_E* code on failure; elig_strerror() names it.
+ *
+ * Threads: an elig_snap may be shared by any number of threads. An
+ * elig_reader belongs to one thread at a time.
+ *
+ * Lifetimes: pointers into the snapshot returned through an elig_reader
+ * (programme names in elig_enrollment, say) stay valid until that reader
+ * is closed or refreshed; the reader pins its snapshot, and a snapshot must
+ * outlive all its readers.
+ */
+#ifndef ELIG_H
+#define ELIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "elig_wire.h"
+
+#define ELIG_VERSION_MAJOR 0
+#define ELIG_VERSION_MINOR 1
+#define ELIG_VERSION_PATCH 0
+#define ELIG_VERSION_STRING "0.1.0"
+
+/* Snapshot schema this library reads and writes. */
+#define ELIG_SCHEMA_VERSION 1
+
+/* ---- errors ---------------------------------------------------------- */
+
+#define ELIG_ERRNO_MAP(X)                                                      \
+    X(EINVAL, -1, "invalid argument")                                          \
+    X(ENOMEM, -2, "out of memory")                                             \
+    X(EIO, -3, "snapshot read failed")                                         \
+    X(ESCHEMA, -4, "unknown snapshot schema version")                          \
+    X(ECORRUPT, -5, "snapshot is damaged")                                     \
+    X(ENOENT, -6, "snapshot not found")
+
+enum {
+#define ELIG_X_(e, n, s) ELIG_##e = n,
+    ELIG_ERRNO_MAP(ELIG_X_)
+#undef ELIG_X_
+};
+
+/* Message for an ELIG_E* code; never NULL. */
+const char *elig_strerror(int err);
+
+/* ---- field syntax (SPEC 1 and 2) --------------------------------------- */
+
+/* A month as a number: year * 12 + (month - 1). Comparable, and small enough
+ * for a uint32. */
+typedef uint32_t elig_month;
+#define ELIG_MONTH_OPEN UINT32_MAX /* an open-ended enrollment's end */
+
+/* Exactly 16 ASCII digits -> *out. 0 or ELIG_EINVAL. Every 16-digit string
+ * fits in 54 bits, so the number is the id without loss. */
+int elig_parse_id16(const char *s, size_t n, uint64_t *out);
+/* The id back as 16 digits and a NUL; out must hold 17 bytes. */
+void elig_format_id16(uint64_t id, char out[17]);
+
+/* `YYYY-MM`, year 0001-9999, month 01-12. 0 or ELIG_EINVAL. */
+int elig_parse_period(const char *s, size_t n, elig_month *out);
+/* The month as `YYYY-MM` and a NUL; out must hold 8 bytes. */
+void elig_format_period(elig_month m, char out[8]);
+
+/* 1-16 chars of A-Z 0-9 _. */
+bool elig_valid_program(const char *s, size_t n);
+/* kk: 16 digits, first 1-9. */
+bool elig_valid_kk(const char *s, size_t n);
+/* kode wilayah: 10 digits, province (first two) 11-99. */
+bool elig_valid_region(const char *s, size_t n);
+/* Structural NIK check of SPEC 1. */
+bool elig_valid_nik(const char *s, size_t n);
+/* `YYYY-MM-DD`, a real calendar date (Gregorian leap years). */
+bool elig_valid_date(const char *s, size_t n);
+/* Decimal digits only, value 0..4294967295. */
+bool elig_parse_amount(const char *s, size_t n, uint32_t *out);
+/* Well-formed UTF-8 (no overlongs, surrogates or values past U+10FFFF). */
+bool elig_valid_utf8(const char *s, size_t n);
+
+/* ---- snapshot -------------------------------------------------------- */
+
+/* Metadata of a snapshot, as written by the builder. Strings are
+ * NUL-terminated copies owned by the elig_snap. */
+typedef struct {
+    uint32_t schema_version;
+    char id[65];      /* the value every answer's `snapshot` carries */
+    char created[32]; /* RFC 3339, UTC, e.g. 2026-11-27T23:40:00Z */
+    uint64_t households, members, enrollments;
+    char sha256_households[65], sha256_members[65], sha256_enrollments[65];
+} elig_meta;
+
+typedef struct elig_snap elig_snap;
+
+/* Opens the snapshot file at path read-only and checks its schema version
+ * and metadata. Cost does not grow with snapshot size: nothing is read but
+ * the metadata. On failure returns a negative code and, if err is not NULL,
+ * writes a one-line reason (naming the path) into err[errlen]. */
+int elig_snap_open(const char *path, elig_snap **out, char *err, size_t errlen);
+/* Closes the snapshot. All its readers must be closed first. */
+void elig_snap_close(elig_snap *snap);
+/* Metadata; valid while snap is open. */
+const elig_meta *elig_snap_meta(const elig_snap *snap);
+/* Touches every page of the map so the first queries do not fault. */
+void elig_snap_warm(const elig_snap *snap);
+
+/* A reader: one long-lived read transaction on a snapshot. The snapshot is
+ * immutable, so the transaction never goes stale and is kept open for the
+ * reader's life rather than begun per query. */
+typedef struct elig_reader elig_reader;
+
+int elig_reader_open(elig_snap *snap, elig_reader **out);
+void elig_reader_close(elig_reader *r);
+elig_snap *elig_reader_snap(const elig_reader *r);
+
+/* ---- queries --------------------------------------------------------- */
+
+typedef struct {
+    elig_kind kind;
+    uint64_t id;
+    char program[ELIG_WIRE_PROGRAM_MAX];
+    uint8_t program_len;
+    elig_month period;
+} elig_query;
+
+/* Which field of a query failed to parse, for the bad_request message. */
+typedef enum {
+    ELIG_QUERY_OK = 0,
+    ELIG_QUERY_BAD_KIND,
+    ELIG_QUERY_BAD_ID,
+    ELIG_QUERY_BAD_PROGRAM,
+    ELIG_QUERY_BAD_PERIOD,
+} elig_query_error;
+
+/* Parses the four strings of a query (not NUL-terminated). */
+elig_query_error elig_query_parse(elig_query *q, const char *kind, size_t kind_n,
+                                  const char *id, size_t id_n, const char *program,
+                                  size_t program_n, const char *period, size_t period_n);
+/* Field name of a parse error ("kind", "id", ...). */
+const char *elig_query_error_field(elig_query_error e);
+
+typedef struct {
+    elig_reason reason;
+    bool found;      /* the family resolved: kk and region are meaningful */
+    uint64_t kk;
+    uint64_t region; /* 10-digit kode wilayah as a number */
+    uint32_t amount; /* Rupiah for the month; 0 unless eligible */
+} elig_answer;
+
+/* Applies the rule of SPEC 2. Returns 0, or a negative code if the snapshot
+ * could not be read (the answer is then undefined). */
+int elig_check(elig_reader *r, const elig_query *q, elig_answer *a);
+
+/* Region as 10 digits and a NUL; out must hold 11 bytes. */
+void elig_format_region(uint64_t region, char out[11]);
+
+typedef struct {
+    const char *program; /* into the map, not NUL-terminated */
+    uint8_t program_len;
+    elig_month start;
+    elig_month end; /* ELIG_MONTH_OPEN when open-ended */
+    uint32_t amount;
+    elig_enr_status status;
+} elig_enrollment;
+
+typedef struct {
+    uint64_t kk;
+    uint64_t region;
+    elig_hh_status status;
+    bool has_kks;
+    uint64_t kks;
+    uint32_t members; /* member rows loaded, deceased included */
+    uint32_t n_enrollments;
+    const void *enr_; /* packed enrollments in the map; use elig_household_enrollment */
+} elig_household;
+
+/* Resolves (kind, id) to its family. Returns 1 and fills h if found, 0 if
+ * the id names nothing, or a negative code. */
+int elig_household_get(elig_reader *r, elig_kind kind, uint64_t id, elig_household *h);
+/* The i-th enrollment of h (0 <= i < h->n_enrollments), ordered by programme
+ * then start month. */
+void elig_household_enrollment(const elig_household *h, uint32_t i, elig_enrollment *e);
+
+#endif /* ELIG_H */
