@@ -180,14 +180,16 @@ typedef struct {
     uint64_t kks;
     uint32_t members; /* member rows loaded, deceased included */
     uint32_t n_enrollments;
-    const void *enr_; /* packed enrollments in the map; use elig_household_enrollment */
+    const unsigned char *enr_; /* packed enrollments, in the map */
+    size_t enr_len_;
 } elig_household;
 
 /* Resolves (kind, id) to its family. Returns 1 and fills h if found, 0 if
  * the id names nothing, or a negative code. */
 int elig_household_get(elig_reader *r, elig_kind kind, uint64_t id, elig_household *h);
-/* The i-th enrollment of h (0 <= i < h->n_enrollments), ordered by programme
- * then start month. */
-void elig_household_enrollment(const elig_household *h, uint32_t i, elig_enrollment *e);
+
+/* Iterates h's enrollments, ordered by programme then start month: set
+ * *pos = 0, then each call fills e and returns true until the last. */
+bool elig_household_next(const elig_household *h, size_t *pos, elig_enrollment *e);
 
 #endif /* ELIG_H */
