@@ -1,0 +1,255 @@
+/* server.c — see server.h.
+ *
+ * Threading: N workers, each with its own libuv loop and its own TCP
+ * listening socket bound to the same address with SO_REUSEPORT, so the
+ * kernel spreads new connections across workers with no acceptor thread
+ * and no hand-off. (Debian's libuv 1.44 has no UV_TCP_REUSEPORT, so the
+ * sockets are made here and given to libuv with uv_tcp_open.) A Unix socket
+ * cannot be load-balanced that way; its one listening socket is shared by
+ * every worker (each polls a dup of it and accept() picks one).
+ *
+ * The main thread runs a small loop of its own for signals: SIGHUP reloads
+ * the snapshot, SIGTERM/SIGINT start the drain. */
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "version.h"
+#include "worker.h"
+
+uint64_t server_now_ms(void) { return uv_hrtime() / 1000000; }
+
+/* One TCP listening socket on host:port with SO_REUSEPORT. Returns the fd
+ * or -1 (logged). */
+static int tcp_socket(const char *host, int port) {
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *res;
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    int rc = getaddrinfo(host, portstr, &hints, &res);
+    if (rc != 0) {
+        log_error("cannot resolve listen address %s: %s", host, gai_strerror(rc));
+        return -1;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+        log_error("cannot listen on %s:%d: %s", host, port, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+static int bound_port(int fd) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* The Unix socket; a stale socket file left by a previous run is replaced,
+ * anything else at the path is an error. */
+static int unix_socket(const char *path) {
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof sa.sun_path) {
+        log_error("unix socket path too long: %s", path);
+        return -1;
+    }
+    strcpy(sa.sun_path, path);
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            log_error("cannot listen on %s: exists and is not a socket", path);
+            return -1;
+        }
+        unlink(path);
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 1024) != 0) {
+        log_error("cannot listen on %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Written only once every worker listens, and renamed into place, so a
+ * reader of the file never sees a partial port or a daemon not yet up. */
+static int write_ready_file(const char *path, int port) {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f || fprintf(f, "%d\n", port) < 0 || fclose(f) != 0 || rename(tmp, path) != 0) {
+        log_error("cannot write ready file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void drain_all(server *srv);
+
+static void on_signal(uv_signal_t *h, int signum) {
+    server *srv = h->data;
+    if (signum == SIGHUP) {
+        log_info("SIGHUP: reloading the snapshot at %s", srv->cfg.snapshot_path);
+        if (snap_holder_reload(&srv->snaps) == 0)
+            for (int i = 0; i < srv->nworkers; i++)
+                worker_wake(&srv->workers[i]);
+        return;
+    }
+    if (srv->draining)
+        return;
+    log_info("%s: draining (at most %llu ms)", signum == SIGTERM ? "SIGTERM" : "SIGINT",
+             (unsigned long long)srv->cfg.drain_timeout_ms);
+    drain_all(srv);
+}
+
+static void on_drain_timeout(uv_timer_t *t) {
+    server *srv = t->data;
+    log_warn("drain timeout: closing the remaining connections");
+    for (int i = 0; i < srv->nworkers; i++)
+        worker_request_force(&srv->workers[i]);
+}
+
+static void drain_all(server *srv) {
+    srv->draining = true;
+    for (int i = 0; i < srv->nworkers; i++)
+        worker_request_drain(&srv->workers[i]);
+    uv_timer_start(&srv->drain_timer, on_drain_timeout, srv->cfg.drain_timeout_ms, 0);
+}
+
+/* A worker's loop ended; when all have, let the main loop end too. */
+static void on_worker_done(uv_async_t *a) {
+    server *srv = a->data;
+    /* uv_async coalesces sends: count the workers whose loops are over. */
+    srv->workers_done = 0;
+    for (int i = 0; i < srv->nworkers; i++)
+        srv->workers_done += atomic_load(&srv->workers[i].done);
+    if (srv->workers_done < srv->nworkers)
+        return;
+    uv_close((uv_handle_t *)&srv->sighup, NULL);
+    uv_close((uv_handle_t *)&srv->sigterm, NULL);
+    uv_close((uv_handle_t *)&srv->sigint, NULL);
+    uv_close((uv_handle_t *)&srv->drain_timer, NULL);
+    uv_close((uv_handle_t *)&srv->worker_done, NULL);
+}
+
+static int main_loop_init(server *srv) {
+    uv_loop_init(&srv->loop);
+    uv_signal_init(&srv->loop, &srv->sighup);
+    uv_signal_init(&srv->loop, &srv->sigterm);
+    uv_signal_init(&srv->loop, &srv->sigint);
+    srv->sighup.data = srv->sigterm.data = srv->sigint.data = srv;
+    uv_signal_start(&srv->sighup, on_signal, SIGHUP);
+    uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&srv->sigint, on_signal, SIGINT);
+    uv_timer_init(&srv->loop, &srv->drain_timer);
+    srv->drain_timer.data = srv;
+    uv_async_init(&srv->loop, &srv->worker_done, on_worker_done);
+    srv->worker_done.data = srv;
+    return 0;
+}
+
+/* Opens the sockets and sets up every worker. 0 or -1 (logged). */
+static int start_workers(server *srv, int *port) {
+    const server_config *cfg = &srv->cfg;
+    int unix_fd = -1;
+    if (cfg->unix_path && (unix_fd = unix_socket(cfg->unix_path)) < 0)
+        return -1;
+    *port = cfg->listen_port;
+    for (int i = 0; i < srv->nworkers; i++) {
+        int tcp_fd = -1;
+        if (cfg->listen_host) {
+            if ((tcp_fd = tcp_socket(cfg->listen_host, *port)) < 0)
+                return -1;
+            *port = bound_port(tcp_fd); /* port 0: the others join the one chosen */
+        }
+        int ufd = unix_fd >= 0 ? dup(unix_fd) : -1;
+        int rc = worker_init(&srv->workers[i], srv, i, tcp_fd, ufd);
+        if (rc != 0) {
+            log_error("cannot start worker %d: %s", i, uv_strerror(rc));
+            return -1;
+        }
+    }
+    if (unix_fd >= 0)
+        close(unix_fd);
+    for (int i = 0; i < srv->nworkers; i++)
+        if (worker_start(&srv->workers[i]) != 0) {
+            log_error("cannot start worker thread %d", i);
+            return -1;
+        }
+    return 0;
+}
+
+static void log_start(const server *srv, int port) {
+    const elig_meta *m = elig_snap_meta(srv->snaps.cur->snap);
+    char tcp[300] = "", unx[300] = "";
+    if (srv->cfg.listen_host)
+        snprintf(tcp, sizeof tcp, " tcp %s:%d", srv->cfg.listen_host, port);
+    if (srv->cfg.unix_path)
+        snprintf(unx, sizeof unx, " unix %s", srv->cfg.unix_path);
+    log_info("eligd %s ready: snapshot %s (%llu households, %llu members, %llu enrollments),%s%s, "
+             "%d threads",
+             ELIGD_VERSION, m->id, (unsigned long long)m->households, (unsigned long long)m->members,
+             (unsigned long long)m->enrollments, tcp, unx, srv->nworkers);
+}
+
+int server_run(const server_config *cfg) {
+    static server srv; /* one per process; static so signal handlers can reach it */
+    memset(&srv, 0, sizeof srv);
+    srv.cfg = *cfg;
+    srv.start_ms = server_now_ms();
+    atomic_init(&srv.connections, 0);
+    signal(SIGPIPE, SIG_IGN); /* a client gone mid-write is an error code, not a death */
+
+    char err[256];
+    if (snap_holder_init(&srv.snaps, cfg->snapshot_path, cfg->warm, err, sizeof err) != 0) {
+        log_error("cannot open snapshot: %s", err);
+        return 1;
+    }
+    srv.nworkers = cfg->threads;
+    srv.workers = calloc((size_t)srv.nworkers, sizeof *srv.workers);
+    main_loop_init(&srv);
+    int port;
+    if (!srv.workers || start_workers(&srv, &port) != 0)
+        return 1; /* exiting: the OS reclaims threads and sockets */
+    log_start(&srv, port);
+    if (cfg->ready_file && write_ready_file(cfg->ready_file, port) != 0) {
+        drain_all(&srv);
+    }
+
+    uv_run(&srv.loop, UV_RUN_DEFAULT);
+
+    for (int i = 0; i < srv.nworkers; i++) {
+        uv_thread_join(&srv.workers[i].thread);
+        worker_destroy(&srv.workers[i]);
+    }
+    free(srv.workers);
+    uv_loop_close(&srv.loop);
+    snap_holder_destroy(&srv.snaps);
+    if (cfg->unix_path)
+        unlink(cfg->unix_path);
+    log_info("drained, exiting");
+    return 0;
+}

@@ -1,0 +1,56 @@
+/* server.h — the daemon as a whole: configuration, listening sockets, the
+ * worker threads, signals (reload, drain) and the figures `info` reports.
+ * main.c fills a server_config and calls server_run. */
+#ifndef ELIGD_SERVER_H
+#define ELIGD_SERVER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "snapshot.h"
+
+typedef struct {
+    const char *snapshot_path;
+    const char *listen_host; /* NULL: no TCP listener */
+    int listen_port;         /* 0: an ephemeral port */
+    const char *unix_path;   /* NULL: no Unix socket */
+    int threads;
+    uint32_t max_connections;
+    uint32_t max_message;
+    uint32_t max_batch;
+    size_t max_output;       /* unsent bytes per connection before pausing it */
+    uint64_t output_timeout_ms;
+    uint64_t idle_timeout_ms;
+    uint64_t drain_timeout_ms;
+    bool warm;
+    const char *ready_file;
+} server_config;
+
+typedef struct worker worker;
+
+typedef struct server {
+    server_config cfg;
+    snap_holder snaps;
+    worker *workers;
+    int nworkers;
+    atomic_uint connections; /* open now, all workers */
+    uint64_t start_ms;
+    uv_loop_t loop; /* the main thread's: signals and shutdown only */
+    uv_signal_t sighup, sigterm, sigint;
+    uv_async_t worker_done;
+    uv_timer_t drain_timer;
+    int workers_done;
+    bool draining;
+} server;
+
+/* Runs the daemon until it has drained. Returns the process exit status:
+ * 0 after a drain, 1 when it could not start (logged). */
+int server_run(const server_config *cfg);
+
+/* Milliseconds on a monotonic clock. */
+uint64_t server_now_ms(void);
+
+#endif

@@ -1,0 +1,216 @@
+/* worker.c — see worker.h. */
+#include "worker.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+
+#define SWEEP_INTERVAL_MS 1000
+#define DRAIN_POLL_MS 10
+
+static void server_info_cb(void *ud, query_server_info *out);
+
+static void use_snapshot(worker *w, snap_ref *ref, elig_reader *reader, uint64_t gen) {
+    if (w->reader)
+        elig_reader_close(w->reader);
+    snap_ref_release(w->snap);
+    w->snap = ref;
+    w->reader = reader;
+    w->snap_gen = gen;
+    const elig_meta *m = elig_snap_meta(ref->snap);
+    w->qctx.reader = reader;
+    w->qctx.snapshot_id = m->id;
+    w->qctx.snapshot_id_len = (uint32_t)strlen(m->id);
+}
+
+void worker_sync_snapshot(worker *w) {
+    if (snap_holder_generation(&w->srv->snaps) == w->snap_gen)
+        return;
+    uint64_t gen;
+    snap_ref *ref = snap_holder_acquire(&w->srv->snaps, &gen);
+    elig_reader *reader;
+    int rc = elig_reader_open(ref->snap, &reader);
+    if (rc != 0) {
+        /* Keep answering from the old one; try again on the next batch. */
+        log_error("worker %d: cannot read the new snapshot: %s", w->index, elig_strerror(rc));
+        snap_ref_release(ref);
+        return;
+    }
+    use_snapshot(w, ref, reader, gen);
+}
+
+void worker_publish_requests(worker *w) {
+    atomic_store_explicit(&w->requests, w->requests_local, memory_order_relaxed);
+}
+
+static void on_connection(uv_stream_t *listener, int status) {
+    worker *w = listener->data;
+    if (status < 0) {
+        log_warn("worker %d: accept failed: %s", w->index, uv_strerror(status));
+        return;
+    }
+    conn_accept(w, listener);
+}
+
+static void on_sweep(uv_timer_t *t) {
+    worker *w = t->data;
+    uint64_t now = server_now_ms();
+    for (conn *c = w->conns, *next; c; c = next) {
+        next = c->next;
+        conn_sweep(c, now);
+    }
+}
+
+static void on_drain_poll(uv_timer_t *t) {
+    worker *w = t->data;
+    uint64_t now = server_now_ms();
+    for (conn *c = w->conns, *next; c; c = next) {
+        next = c->next;
+        conn_drain_check(c, now);
+    }
+}
+
+/* Closes the worker's own handles so that its loop runs out of work and
+ * uv_run returns; called once its last connection is gone. */
+static void finish(worker *w) {
+    uv_close((uv_handle_t *)&w->sweep, NULL);
+    uv_close((uv_handle_t *)&w->drain_poll, NULL);
+    uv_close((uv_handle_t *)&w->wake, NULL);
+}
+
+void worker_maybe_finish(worker *w) {
+    if (w->draining && w->nconns == 0 && !uv_is_closing((uv_handle_t *)&w->wake))
+        finish(w);
+}
+
+static void start_drain(worker *w) {
+    w->draining = true;
+    if (w->has_tcp)
+        uv_close((uv_handle_t *)&w->tcp_listen, NULL);
+    if (w->has_unix)
+        uv_close((uv_handle_t *)&w->unix_listen, NULL);
+    w->has_tcp = w->has_unix = false;
+    uv_timer_start(&w->drain_poll, on_drain_poll, 0, DRAIN_POLL_MS);
+}
+
+static void on_wake(uv_async_t *a) {
+    worker *w = a->data;
+    worker_sync_snapshot(w);
+    if (atomic_load(&w->drain_requested) && !w->draining)
+        start_drain(w);
+    if (atomic_load(&w->force_requested)) {
+        for (conn *c = w->conns, *next; c; c = next) {
+            next = c->next;
+            conn_close(c);
+        }
+    }
+    worker_maybe_finish(w);
+}
+
+static int open_listeners(worker *w, int tcp_fd, int unix_fd) {
+    int rc;
+    if (tcp_fd >= 0) {
+        if ((rc = uv_tcp_init(&w->loop, &w->tcp_listen)) != 0)
+            return rc;
+        w->has_tcp = true;
+        w->tcp_listen.data = w;
+        if ((rc = uv_tcp_open(&w->tcp_listen, tcp_fd)) != 0 ||
+            (rc = uv_listen((uv_stream_t *)&w->tcp_listen, 1024, on_connection)) != 0)
+            return rc;
+    }
+    if (unix_fd >= 0) {
+        if ((rc = uv_pipe_init(&w->loop, &w->unix_listen, 0)) != 0)
+            return rc;
+        w->has_unix = true;
+        w->unix_listen.data = w;
+        if ((rc = uv_pipe_open(&w->unix_listen, unix_fd)) != 0 ||
+            (rc = uv_listen((uv_stream_t *)&w->unix_listen, 1024, on_connection)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int worker_init(worker *w, server *srv, int index, int tcp_fd, int unix_fd) {
+    memset(w, 0, sizeof *w);
+    w->srv = srv;
+    w->index = index;
+    atomic_init(&w->requests, 0);
+    atomic_init(&w->drain_requested, false);
+    atomic_init(&w->force_requested, false);
+    atomic_init(&w->done, false);
+    w->qctx.max_batch = srv->cfg.max_batch;
+    w->qctx.server_info = server_info_cb;
+    w->qctx.server_info_ud = w;
+    if (!(w->rbuf = malloc(WORKER_READ_CHUNK)))
+        return UV_ENOMEM;
+
+    uint64_t gen;
+    snap_ref *ref = snap_holder_acquire(&srv->snaps, &gen);
+    elig_reader *reader;
+    if (elig_reader_open(ref->snap, &reader) != 0) {
+        snap_ref_release(ref);
+        return UV_EIO;
+    }
+    use_snapshot(w, ref, reader, gen);
+
+    int rc = uv_loop_init(&w->loop);
+    if (rc != 0)
+        return rc;
+    uv_async_init(&w->loop, &w->wake, on_wake);
+    w->wake.data = w;
+    uv_timer_init(&w->loop, &w->sweep);
+    w->sweep.data = w;
+    uv_timer_init(&w->loop, &w->drain_poll);
+    w->drain_poll.data = w;
+    uv_timer_start(&w->sweep, on_sweep, SWEEP_INTERVAL_MS, SWEEP_INTERVAL_MS);
+    return open_listeners(w, tcp_fd, unix_fd);
+}
+
+static void run(void *arg) {
+    worker *w = arg;
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    atomic_store(&w->done, true);
+    uv_async_send(&w->srv->worker_done);
+}
+
+int worker_start(worker *w) { return uv_thread_create(&w->thread, run, w); }
+
+void worker_wake(worker *w) { uv_async_send(&w->wake); }
+
+void worker_request_drain(worker *w) {
+    atomic_store(&w->drain_requested, true);
+    uv_async_send(&w->wake);
+}
+
+void worker_request_force(worker *w) {
+    atomic_store(&w->force_requested, true);
+    uv_async_send(&w->wake);
+}
+
+void worker_destroy(worker *w) {
+    uv_loop_close(&w->loop);
+    if (w->reader)
+        elig_reader_close(w->reader);
+    snap_ref_release(w->snap);
+    w->reader = NULL;
+    w->snap = NULL;
+    buf_free(&w->out);
+    free(w->rbuf);
+}
+
+static void server_info_cb(void *ud, query_server_info *out) {
+    worker *w = ud;
+    server *srv = w->srv;
+    uint64_t requests = 0;
+    for (int i = 0; i < srv->nworkers; i++)
+        requests += &srv->workers[i] == w ? w->requests_local
+                                          : atomic_load_explicit(&srv->workers[i].requests, memory_order_relaxed);
+    out->requests = requests; /* this info request included */
+    out->connections = atomic_load(&srv->connections);
+    out->uptime_s = (server_now_ms() - srv->start_ms) / 1000;
+    snap_holder_reload_error(&srv->snaps, w->reload_error, sizeof w->reload_error);
+    out->reload_error = w->reload_error[0] ? w->reload_error : NULL;
+}
