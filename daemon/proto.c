@@ -82,7 +82,7 @@ static long skip_obj(const uint8_t *p, size_t n, size_t limit, int depth) {
     if (h.payload > limit || h.children > limit)
         return PROTO_TOO_LARGE;
     uint64_t off = h.head + h.payload;
-    if (h.children && depth >= PROTO_MAX_DEPTH)
+    if (h.children && depth > PROTO_MAX_DEPTH)
         return PROTO_MALFORMED;
     for (uint64_t i = 0; i < h.children; i++) {
         if (off > limit)
