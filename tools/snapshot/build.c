@@ -1,0 +1,324 @@
+/* build.c — the stages of a build, in order:
+ *
+ *   map the three inputs; hash them in a second thread while the main
+ *   thread parses (so hashing costs no wall time); field rules per row
+ *   (ingest.c); cross-row rules (resolve.c); the rejects file; the reject
+ *   ratio; the snapshot into "<out>.tmp.<pid>" (write.c); fsync, rename
+ *   over out, fsync the directory.
+ *
+ * The rename is the only step that changes what sits at out, and it runs
+ * only once the new file is complete and on disk: a build killed at any
+ * instant leaves the old snapshot or the new one, never a partial file. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "builder.h"
+
+bool snap_valid_id(const char *id) {
+    size_t n = strlen(id);
+    if (n < 1 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = id[i];
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+                  c == '_' || c == ':' || c == '-';
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+double snap_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void snap_progress(snap_builder *b, uint64_t file_off, bool final) {
+    if (!b->progress)
+        return;
+    double now = snap_now();
+    if (!final && now - b->t_last < 0.5)
+        return;
+    b->t_last = now;
+    double secs = now - b->t_start > 1e-9 ? now - b->t_start : 1e-9;
+    double pct = b->total_bytes ? 100.0 * (double)(b->done_bytes + file_off) / (double)b->total_bytes : 100.0;
+    fprintf(stderr, "\relig-snapshot: %llu rows, %.0f rows/s, %.0f%% of input ", (unsigned long long)b->rows,
+            (double)b->rows / secs, pct > 100 ? 100 : pct);
+    if (final)
+        fputc('\n', stderr);
+}
+
+/* ---- inputs -------------------------------------------------------------- */
+
+static int open_input(snap_input *in, char *err, size_t errlen) {
+    in->fd = open(in->path, O_RDONLY | O_CLOEXEC);
+    if (in->fd < 0) {
+        snprintf(err, errlen, "%s: cannot open: %s", in->path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(in->fd, &st) != 0) {
+        snprintf(err, errlen, "%s: cannot read: %s", in->path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s: cannot read: not a regular file", in->path);
+        return -1;
+    }
+    in->len = (size_t)st.st_size;
+    in->buf = "";
+    if (in->len == 0)
+        return 0;
+    void *p = mmap(NULL, in->len, PROT_READ, MAP_PRIVATE, in->fd, 0);
+    if (p == MAP_FAILED) {
+        snprintf(err, errlen, "%s: cannot read: %s", in->path, strerror(errno));
+        return -1;
+    }
+    madvise(p, in->len, MADV_SEQUENTIAL);
+    in->buf = p;
+    in->mapped = true;
+    return 0;
+}
+
+static void close_input(snap_input *in) {
+    if (in->mapped)
+        munmap((void *)in->buf, in->len);
+    if (in->fd >= 0)
+        close(in->fd);
+    in->mapped = false;
+    in->fd = -1;
+}
+
+/* Thread body: SHA-256 of each input, read from the same mapping. */
+static void *hash_inputs(void *arg) {
+    snap_builder *b = arg;
+    for (int f = 0; f < SNAP_NFILES; f++) {
+        snap_input *in = &b->in[f];
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        unsigned int n = 0;
+        bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+        for (size_t off = 0; ok && off < in->len; off += 1u << 20) {
+            size_t chunk = in->len - off < (1u << 20) ? in->len - off : (1u << 20);
+            ok = EVP_DigestUpdate(ctx, in->buf + off, chunk);
+        }
+        ok = ok && EVP_DigestFinal_ex(ctx, in->sha256, &n);
+        EVP_MD_CTX_free(ctx);
+        if (!ok)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static void hex(const unsigned char *p, size_t n, char *out) {
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+/* ---- publish ------------------------------------------------------------- */
+
+/* The temp file being written, for the signal handler to remove. */
+static char tmp_path_[4200];
+static volatile sig_atomic_t tmp_live_;
+
+static void on_signal(int sig) {
+    if (tmp_live_)
+        unlink(tmp_path_);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void catch_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGXFSZ, SIG_IGN); /* a file size limit is then a write error */
+}
+
+static int sync_dir_of(const char *path, char *err, size_t errlen) {
+    char copy[4200];
+    snprintf(copy, sizeof copy, "%s", path);
+    const char *dir = dirname(copy);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0) {
+        snprintf(err, errlen, "%s: cannot sync directory: %s", dir, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+/* Writes the snapshot to the temp path and renames it over out. */
+static int publish(snap_builder *b, const snap_build_opts *o, const snap_meta_out *m, char *err, size_t errlen) {
+    if ((size_t)snprintf(tmp_path_, sizeof tmp_path_, "%s.tmp.%ld", o->out, (long)getpid()) >= sizeof tmp_path_) {
+        snprintf(err, errlen, "%s: path too long", o->out);
+        return -1;
+    }
+    catch_signals();
+    unlink(tmp_path_); /* a leftover of a killed build with our pid */
+    tmp_live_ = 1;
+    int rc = snap_write_lmdb(b, tmp_path_, m, err, errlen);
+    if (rc == 0 && rename(tmp_path_, o->out) != 0) {
+        snprintf(err, errlen, "%s: cannot rename into place: %s", o->out, strerror(errno));
+        rc = -1;
+    }
+    if (rc != 0)
+        unlink(tmp_path_);
+    tmp_live_ = 0;
+    if (rc == 0)
+        rc = sync_dir_of(o->out, err, errlen);
+    return rc;
+}
+
+/* ---- the build ----------------------------------------------------------- */
+
+static void fill_meta(snap_builder *b, const snap_build_opts *o, snap_meta_out *m) {
+    time_t t = o->created ? o->created : time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(m->created, sizeof m->created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    for (int f = 0; f < SNAP_NFILES; f++)
+        hex(b->in[f].sha256, 32, m->sha[f]);
+    if (o->id) {
+        snprintf(m->id, sizeof m->id, "%s", o->id);
+    } else {
+        /* time, then a digest of the three input digests */
+        unsigned char d[32];
+        unsigned int n;
+        char all[3 * 64 + 1];
+        snprintf(all, sizeof all, "%s%s%s", m->sha[0], m->sha[1], m->sha[2]);
+        EVP_Digest(all, strlen(all), d, &n, EVP_sha256(), NULL);
+        char h[65], stamp[20];
+        hex(d, 4, h);
+        strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+        snprintf(m->id, sizeof m->id, "%s-%s", stamp, h);
+    }
+    m->households = b->in[SNAP_HOUSEHOLDS].accepted;
+    m->members = b->in[SNAP_MEMBERS].accepted;
+    m->enrollments = b->in[SNAP_ENROLLMENTS].accepted;
+}
+
+static void free_builder(snap_builder *b) {
+    for (int f = 0; f < SNAP_NFILES; f++)
+        close_input(&b->in[f]);
+    free(b->hh.v);
+    free(b->mem.v);
+    free(b->enr.v);
+    free(b->rej.v);
+    free(b->kks.v);
+    prog_free(&b->prog);
+}
+
+static void counts(snap_builder *b, snap_build_result *res) {
+    for (int f = 0; f < SNAP_NFILES; f++) {
+        snap_input *in = &b->in[f];
+        in->accepted = in->read - in->rejected;
+        res->read[f] = in->read;
+        res->rejected[f] = in->rejected;
+        res->accepted[f] = in->accepted;
+    }
+    res->counted = true;
+}
+
+static bool too_many_rejects(const snap_builder *b, double ratio, char *err, size_t errlen) {
+    uint64_t read = 0, rejected = 0;
+    for (int f = 0; f < SNAP_NFILES; f++) {
+        read += b->in[f].read;
+        rejected += b->in[f].rejected;
+    }
+    if (read == 0 || (double)rejected / (double)read <= ratio)
+        return false;
+    snprintf(err, errlen, "%llu of %llu rows rejected (%.6g) is over --max-reject-ratio %g: nothing published",
+             (unsigned long long)rejected, (unsigned long long)read, (double)rejected / (double)read, ratio);
+    return true;
+}
+
+/* Everything between opening the inputs and publishing. */
+static int run(snap_builder *b, const snap_build_opts *o, snap_build_result *res, char *err, size_t errlen) {
+    pthread_t hasher;
+    bool hashing = pthread_create(&hasher, NULL, hash_inputs, b) == 0;
+    int rc = 0;
+    for (int f = 0; f < SNAP_NFILES && rc == 0; f++)
+        rc = snap_ingest(b, f, err, errlen);
+    snap_progress(b, 0, true);
+    void *hash_failed = (void *)1;
+    if (hashing)
+        pthread_join(hasher, &hash_failed);
+    else if (rc == 0)
+        hash_failed = hash_inputs(b); /* no thread: hash here */
+    if (rc != 0)
+        return SNAP_BUILD_ERROR;
+    if (hash_failed) {
+        snprintf(err, errlen, "SHA-256 of the inputs failed");
+        return SNAP_BUILD_ERROR;
+    }
+    for (int f = 0; f < SNAP_NFILES; f++) /* parsed and hashed: let the pages go */
+        if (b->in[f].mapped)
+            madvise((void *)b->in[f].buf, b->in[f].len, MADV_DONTNEED);
+    if (snap_resolve(b, err, errlen) != 0)
+        return SNAP_BUILD_ERROR;
+    counts(b, res);
+    if (snap_write_rejects(b, res->rejects, err, errlen) != 0)
+        return SNAP_BUILD_ERROR;
+    if (too_many_rejects(b, o->max_reject_ratio, err, errlen))
+        return SNAP_BUILD_TOO_MANY;
+    snap_meta_out m;
+    fill_meta(b, o, &m);
+    snprintf(res->id, sizeof res->id, "%s", m.id);
+    return publish(b, o, &m, err, errlen) == 0 ? SNAP_BUILD_OK : SNAP_BUILD_ERROR;
+}
+
+static const char *base_name(const char *path) {
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+int snap_build(const snap_build_opts *o, snap_build_result *res, char *err, size_t errlen) {
+    memset(res, 0, sizeof *res);
+    if (o->rejects)
+        snprintf(res->rejects, sizeof res->rejects, "%s", o->rejects);
+    else
+        snprintf(res->rejects, sizeof res->rejects, "%s.rejects.csv", o->out);
+    snap_builder *b = calloc(1, sizeof *b);
+    if (!b) {
+        snprintf(err, errlen, "out of memory");
+        return SNAP_BUILD_ERROR;
+    }
+    b->progress = o->progress;
+    b->t_start = b->t_last = snap_now();
+    for (int f = 0; f < SNAP_NFILES; f++) {
+        b->in[f].fd = -1;
+        b->in[f].path = o->input[f];
+        b->in[f].name = res->name[f] = base_name(o->input[f]);
+    }
+    int rc = 0;
+    for (int f = 0; f < SNAP_NFILES && rc == 0; f++) {
+        rc = open_input(&b->in[f], err, errlen);
+        b->total_bytes += b->in[f].len;
+    }
+    rc = rc == 0 ? run(b, o, res, err, errlen) : SNAP_BUILD_ERROR;
+    free_builder(b);
+    free(b);
+    return rc;
+}

@@ -1,0 +1,154 @@
+/* builder.h — the builder's working state, shared by its stages:
+ *
+ *   ingest.c   CSV -> packed rows, field rules (one file at a time)
+ *   resolve.c  duplicates, unknown families, overlapping enrollments
+ *   rejects.c  the rejects file
+ *   write.c    the LMDB file
+ *   build.c    the order of the stages, hashing, atomic publish
+ *
+ * Rows are packed small because a national build holds ~170M of them:
+ * bytes per row are stated in docs/SNAPSHOT.md. A row keeps its byte
+ * offset in its input file instead of its text; the few rejected rows are
+ * re-read from the mapped input when the rejects file is written. */
+#ifndef ELIG_SNAPSHOT_BUILDER_H
+#define ELIG_SNAPSHOT_BUILDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "build.h"
+#include "reject.h"
+
+/* A household that passed the field rules. 40 bytes. */
+typedef struct {
+    uint64_t kk; /* sort key: first field */
+    uint64_t kks;
+    uint64_t region;
+    uint64_t off;     /* byte offset of the record in households.csv */
+    uint32_t members; /* accepted member rows */
+    uint8_t status;   /* elig_hh_status */
+    uint8_t has_kks;
+    uint8_t reject; /* snap_reason; 0 = accepted so far */
+    uint8_t pad_;
+} hh_row;
+
+/* A member that passed the field rules. 24 bytes. */
+typedef struct {
+    uint64_t nik; /* sort key */
+    uint64_t kk;
+    uint64_t off : 56; /* byte offset in members.csv */
+    uint64_t status : 1;
+    uint64_t reject : 7;
+} mem_row;
+
+/* An enrollment that passed the field rules. 32 bytes. key2 holds the
+ * programme (its id while reading, its rank in name order once all are
+ * known) above the start month, so one integer orders (program, start). */
+typedef struct {
+    uint64_t kk;   /* sort key */
+    uint64_t key2; /* program << ENR_PROG_SHIFT | start month */
+    uint32_t end;  /* ELIG_MONTH_OPEN when open-ended */
+    uint32_t amount;
+    uint64_t off : 56; /* byte offset in enrollments.csv */
+    uint64_t status : 1;
+    uint64_t reject : 7;
+} enr_row;
+
+/* Months of years 1-9999 are < 2^17. */
+#define ENR_PROG_SHIFT 17
+#define ENR_START_MASK ((UINT64_C(1) << ENR_PROG_SHIFT) - 1)
+
+/* A rejected row: which file, where, why. 16 bytes. */
+typedef struct {
+    uint64_t key; /* file << 56 | byte offset: sorts by file then line */
+    uint64_t reason;
+} rej_row;
+
+/* A (kks, household index) pair, for the kks rules and table. */
+typedef struct {
+    uint64_t kks;
+    uint64_t idx;
+} kks_row;
+
+/* Distinct programme names, interned: enrollments carry a small number. */
+typedef struct {
+    char (*name)[16]; /* zero padded, by id; then by rank after finish */
+    uint8_t *len;
+    uint32_t n, cap;
+    uint32_t *slot; /* open addressing: id + 1, 0 = empty */
+    uint32_t nslot;
+    uint32_t *rank; /* id -> rank in name order, after prog_finish */
+} prog_tab;
+
+typedef struct {
+    const char *path;
+    const char *name; /* base name */
+    int fd;
+    const char *buf; /* mapped input, or "" when empty */
+    size_t len;
+    bool mapped;
+    uint64_t read, rejected, accepted;
+    unsigned char sha256[32];
+} snap_input;
+
+#define VEC_OF(T)                                                              \
+    struct {                                                                   \
+        T *v;                                                                  \
+        size_t n, cap;                                                         \
+    }
+
+typedef struct {
+    snap_input in[SNAP_NFILES];
+    VEC_OF(hh_row) hh;
+    VEC_OF(mem_row) mem;
+    VEC_OF(enr_row) enr;
+    VEC_OF(rej_row) rej;
+    VEC_OF(kks_row) kks;
+    prog_tab prog;
+    /* progress */
+    bool progress;
+    uint64_t total_bytes, done_bytes, rows;
+    double t_start, t_last;
+} snap_builder;
+
+/* Makes room for one more element in a VEC_OF; 0 or -1. */
+int vec_reserve_(void **v, size_t *cap, size_t n, size_t size);
+#define VEC_PUSH_SLOT(vec) \
+    ((vec).n < (vec).cap || vec_reserve_((void **)&(vec).v, &(vec).cap, (vec).n + 1, sizeof *(vec).v) == 0 \
+         ? &(vec).v[(vec).n++]                                                                               \
+         : NULL)
+
+/* Notes a rejected row; 0 or -1 (out of memory). */
+int snap_reject(snap_builder *b, int file, uint64_t off, snap_reason why);
+
+/* Seconds on a monotonic clock. */
+double snap_now(void);
+/* Prints the progress line if due (b->progress only). */
+void snap_progress(snap_builder *b, uint64_t file_off, bool final);
+
+/* ingest.c: reads one input file's header and rows. 0, or -1 with err. */
+int snap_ingest(snap_builder *b, int file, char *err, size_t errlen);
+
+/* prog_tab */
+void prog_free(prog_tab *t);
+
+/* resolve.c: the cross-row rules, in SPEC order. Sorts hh by kk, mem by
+ * nik, enr by (kk, program, start) and fills kks (by kks). 0 or -1. */
+int snap_resolve(snap_builder *b, char *err, size_t errlen);
+
+/* rejects.c: writes the rejects file (sorted rej). 0 or -1 with err. */
+int snap_write_rejects(snap_builder *b, const char *path, char *err, size_t errlen);
+
+/* write.c: the metadata strings, in the order they are stored. */
+typedef struct {
+    char id[65];
+    char created[32];
+    char sha[SNAP_NFILES][65];
+    uint64_t households, members, enrollments;
+} snap_meta_out;
+
+/* Writes the snapshot to path (a new file) and syncs it. 0 or -1 with err. */
+int snap_write_lmdb(snap_builder *b, const char *path, const snap_meta_out *m, char *err, size_t errlen);
+
+#endif /* ELIG_SNAPSHOT_BUILDER_H */

@@ -1,0 +1,176 @@
+/* main.c — elig-snapshot's command line: parses arguments and calls
+ * snap_build, snap_info or snap_verify. Exit 0 success, 1 failure, 2 bad
+ * usage (SPEC 5). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "build.h"
+#include "elig.h"
+#include "verify.h"
+
+#define PROG "elig-snapshot"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: " PROG " build --households F --members F --enrollments F --out PATH\n"
+            "                     [--rejects F] [--max-reject-ratio R] [--id ID]\n"
+            "       " PROG " info PATH\n"
+            "       " PROG " verify PATH\n"
+            "\n"
+            "build    reads the three registry CSV files (SPEC section 1) and publishes\n"
+            "         an LMDB snapshot at PATH atomically (temp file, sync, rename).\n"
+            "  --households F        households.csv (required)\n"
+            "  --members F           members.csv (required)\n"
+            "  --enrollments F       enrollments.csv (required)\n"
+            "  --out PATH            snapshot file to publish (required)\n"
+            "  --rejects F           rejects CSV (default: PATH.rejects.csv); written\n"
+            "                        whether or not the build succeeds\n"
+            "  --max-reject-ratio R  fail, publishing nothing, when rejected rows /\n"
+            "                        rows read (all three files) > R; 0..1 (default 0.01)\n"
+            "  --id ID               snapshot id, 1-64 chars of A-Za-z0-9._:-\n"
+            "                        (default: creation time and input hashes,\n"
+            "                        e.g. 20261127T234000Z-1a2b3c4d)\n"
+            "info     prints the snapshot's metadata, one `key: value` per line\n"
+            "verify   re-checks every record and index of the snapshot; exit 1 with\n"
+            "         the first problem found\n"
+            "\n"
+            "  --help                this text\n"
+            "  --version             version\n");
+}
+
+static int usage_error(const char *fmt, const char *arg) {
+    fprintf(stderr, PROG ": ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, " (see " PROG " --help)\n");
+    return 2;
+}
+
+/* The value of --name, as "--name V" or "--name=V"; advances *i. NULL if
+ * argv[*i] is not --name. *missing set if the value is absent. */
+static const char *flag_value(int argc, char **argv, int *i, const char *name, int *missing) {
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    if (strncmp(a, name, n) != 0)
+        return NULL;
+    if (a[n] == '=')
+        return a + n + 1;
+    if (a[n] != '\0')
+        return NULL;
+    if (*i + 1 >= argc) {
+        *missing = 1;
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+static int parse_ratio(const char *s, double *out) {
+    char *end;
+    double r = strtod(s, &end);
+    if (end == s || *end || !(r >= 0.0 && r <= 1.0))
+        return -1;
+    *out = r;
+    return 0;
+}
+
+static void print_counts(const snap_build_result *res) {
+    for (int f = 0; f < SNAP_NFILES; f++)
+        printf("%s: read %llu, accepted %llu, rejected %llu\n", res->name[f], (unsigned long long)res->read[f],
+               (unsigned long long)res->accepted[f], (unsigned long long)res->rejected[f]);
+}
+
+static int cmd_build(int argc, char **argv) {
+    static const char *names[] = {"--households", "--members", "--enrollments"};
+    snap_build_opts o = {.max_reject_ratio = 0.01, .progress = isatty(STDERR_FILENO)};
+    for (int i = 2; i < argc; i++) {
+        int missing = 0, known = 0;
+        const char *v;
+        for (int f = 0; f < SNAP_NFILES && !known; f++)
+            if ((v = flag_value(argc, argv, &i, names[f], &missing)))
+                o.input[f] = v, known = 1;
+        if (known)
+            continue;
+        if ((v = flag_value(argc, argv, &i, "--out", &missing))) {
+            o.out = v;
+        } else if ((v = flag_value(argc, argv, &i, "--rejects", &missing))) {
+            o.rejects = v;
+        } else if ((v = flag_value(argc, argv, &i, "--id", &missing))) {
+            if (!snap_valid_id(v))
+                return usage_error("--id '%s': want 1-64 chars of A-Za-z0-9._:-", v);
+            o.id = v;
+        } else if ((v = flag_value(argc, argv, &i, "--max-reject-ratio", &missing))) {
+            if (parse_ratio(v, &o.max_reject_ratio) != 0)
+                return usage_error("--max-reject-ratio '%s': want a number from 0 to 1", v);
+        } else if (missing) {
+            return usage_error("%s needs a value", argv[i]);
+        } else {
+            return usage_error("build: unknown argument '%s'", argv[i]);
+        }
+    }
+    for (int f = 0; f < SNAP_NFILES; f++)
+        if (!o.input[f])
+            return usage_error("build: %s is required", names[f]);
+    if (!o.out)
+        return usage_error("build: %s is required", "--out");
+
+    snap_build_result res;
+    char err[8192];
+    int rc = snap_build(&o, &res, err, sizeof err);
+    if (res.counted)
+        print_counts(&res);
+    if (rc != SNAP_BUILD_OK) {
+        fflush(stdout);
+        if (rc == SNAP_BUILD_TOO_MANY)
+            fprintf(stderr, PROG ": build: %s (rejects in %s)\n", err, res.rejects);
+        else
+            fprintf(stderr, PROG ": %s\n", err);
+        return 1;
+    }
+    printf("snapshot %s published at %s\nrejects written to %s\n", res.id, o.out, res.rejects);
+    return 0;
+}
+
+static int cmd_path(int argc, char **argv, bool verify) {
+    if (argc != 3)
+        return usage_error("%s takes exactly one PATH", argv[1]);
+    const char *path = argv[2];
+    char err[8192], ok[512];
+    if (verify) {
+        if (snap_verify(path, ok, sizeof ok, err, sizeof err) != 0) {
+            fprintf(stderr, PROG ": verify %s: %s\n", path, err);
+            return 1;
+        }
+        printf("%s\n", ok);
+        return 0;
+    }
+    if (snap_info(path, stdout, err, sizeof err) != 0) {
+        fprintf(stderr, PROG ": info %s: %s\n", path, err);
+        return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2)
+        return usage_error("%s", "missing command");
+    const char *cmd = argv[1];
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            printf(PROG " %s\n", ELIG_VERSION_STRING);
+            return 0;
+        }
+    }
+    if (strcmp(cmd, "build") == 0)
+        return cmd_build(argc, argv);
+    if (strcmp(cmd, "info") == 0)
+        return cmd_path(argc, argv, false);
+    if (strcmp(cmd, "verify") == 0)
+        return cmd_path(argc, argv, true);
+    return usage_error("unknown command '%s'", cmd);
+}

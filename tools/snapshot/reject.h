@@ -1,0 +1,47 @@
+/* reject.h — reject reason codes of SPEC section 1, in precedence order
+ * (a row takes the first that applies). One table feeds the enum and the
+ * names written to the rejects file. */
+#ifndef ELIG_SNAPSHOT_REJECT_H
+#define ELIG_SNAPSHOT_REJECT_H
+
+#define SNAP_REASON_MAP(X)                                                     \
+    X(MALFORMED_ROW, "malformed_row")                                          \
+    X(BAD_KK, "bad_kk")                                                        \
+    X(BAD_REGION, "bad_region")                                                \
+    X(BAD_STATUS, "bad_status")                                                \
+    X(BAD_KKS, "bad_kks")                                                      \
+    X(BAD_NAME, "bad_name")                                                    \
+    X(BAD_NIK, "bad_nik")                                                      \
+    X(BAD_BIRTH_DATE, "bad_birth_date")                                        \
+    X(BAD_PROGRAM, "bad_program")                                              \
+    X(BAD_PERIOD, "bad_period")                                                \
+    X(BAD_AMOUNT, "bad_amount")                                                \
+    X(DUPLICATE_KK, "duplicate_kk")                                            \
+    X(DUPLICATE_KKS, "duplicate_kks")                                          \
+    X(DUPLICATE_NIK, "duplicate_nik")                                          \
+    X(UNKNOWN_KK, "unknown_kk")                                                \
+    X(OVERLAPPING_ENROLLMENT, "overlapping_enrollment")
+
+/* 0 means "not rejected"; codes fit in 5 bits of a packed row. */
+typedef enum {
+    SNAP_OK = 0,
+#define SNAP_X_(e, s) SNAP_##e,
+    SNAP_REASON_MAP(SNAP_X_)
+#undef SNAP_X_
+    SNAP_REASON_COUNT
+} snap_reason;
+
+/* The code written in the rejects file, e.g. "unknown_kk". */
+static inline const char *snap_reason_name(snap_reason r) {
+    switch (r) {
+#define SNAP_X_(e, s)                                                          \
+    case SNAP_##e:                                                             \
+        return s;
+        SNAP_REASON_MAP(SNAP_X_)
+#undef SNAP_X_
+    default:
+        return "?";
+    }
+}
+
+#endif /* ELIG_SNAPSHOT_REJECT_H */

@@ -1,0 +1,91 @@
+/* rejects.c — the rejects file of SPEC 1: a header `file,line,reason,raw`,
+ * then one row per rejected input row ordered by file (households,
+ * members, enrollments) and line. Rows were noted as (file, byte offset,
+ * reason); here they are sorted, their line numbers counted from the
+ * offsets, and their raw bytes re-read from the mapped input. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "builder.h"
+#include "csv.h"
+#include "radix.h"
+
+/* Writes one CSV field, quoted only when it must be. */
+static void put_field(FILE *f, const char *p, size_t n) {
+    bool quote = false;
+    for (size_t i = 0; i < n && !quote; i++)
+        quote = p[i] == ',' || p[i] == '"' || p[i] == '\r' || p[i] == '\n';
+    if (!quote) {
+        fwrite(p, 1, n, f);
+        return;
+    }
+    putc('"', f);
+    for (size_t i = 0; i < n; i++) {
+        const char *q = memchr(p + i, '"', n - i);
+        size_t run = q ? (size_t)(q - p) - i + 1 : n - i;
+        fwrite(p + i, 1, run, f);
+        if (q)
+            putc('"', f); /* the quote just written, doubled */
+        i += run - 1;
+    }
+    putc('"', f);
+}
+
+static uint64_t newlines(const char *p, size_t n) {
+    uint64_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += p[i] == '\n';
+    return c;
+}
+
+/* The rows of one file, rej[0..n) sorted by offset. */
+static void write_file_rows(FILE *f, const snap_input *in, const rej_row *rej, size_t n) {
+    csv_reader r;
+    csv_init(&r, in->buf, in->len);
+    csv_set_max_fields(&r, 1);
+    uint64_t line = 1;
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t off = (size_t)(rej[i].key & ((UINT64_C(1) << 56) - 1));
+        line += newlines(in->buf + at, off - at);
+        at = off;
+        csv_record rec;
+        csv_seek(&r, off, line);
+        if (csv_next(&r, &rec) != 1) /* cannot happen: the row was read before */
+            rec.raw_len = 0;
+        put_field(f, in->name, strlen(in->name));
+        fprintf(f, ",%llu,%s,", (unsigned long long)line, snap_reason_name((snap_reason)rej[i].reason));
+        put_field(f, rec.raw, rec.raw_len);
+        putc('\n', f);
+    }
+    csv_free(&r);
+}
+
+int snap_write_rejects(snap_builder *b, const char *path, char *err, size_t errlen) {
+    if (radix_sort(b->rej.v, b->rej.n, sizeof *b->rej.v, 0) != 0) {
+        snprintf(err, errlen, "out of memory sorting rejects");
+        return -1;
+    }
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot create rejects file: %s", path, strerror(errno));
+        return -1;
+    }
+    fputs("file,line,reason,raw\n", f);
+    size_t i = 0;
+    for (int file = 0; file < SNAP_NFILES; file++) {
+        size_t j = i;
+        while (j < b->rej.n && b->rej.v[j].key >> 56 == (uint64_t)file)
+            j++;
+        write_file_rows(f, &b->in[file], b->rej.v + i, j - i);
+        i = j;
+    }
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad) {
+        snprintf(err, errlen, "%s: cannot write rejects file: %s", path, strerror(errno ? errno : EIO));
+        return -1;
+    }
+    return 0;
+}

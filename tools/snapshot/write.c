@@ -1,0 +1,242 @@
+/* write.c — the snapshot file (layout: lib/record.h, docs/SNAPSHOT.md).
+ *
+ * Every table is written in key order with MDB_APPEND, so LMDB fills each
+ * leaf page and never splits one: writing costs about one memcpy per
+ * record. The environment is MDB_NOSYNC (one explicit sync at the end is
+ * enough: until the rename, nobody looks at this file) and MDB_NOLOCK (one
+ * writer, no readers). No MDB_WRITEMAP: with it the file would grow to the
+ * whole map size. Transactions are committed every COMMIT_EVERY puts so
+ * that dirty pages never pile up in memory. */
+#include <errno.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "builder.h"
+#include "elig.h"
+#include "record.h"
+
+#define COMMIT_EVERY 262144
+
+typedef struct {
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *cur;
+    size_t puts;
+    const char *path;
+    char *err;
+    size_t errlen;
+} writer;
+
+static int fail(writer *w, const char *what, int rc) {
+    snprintf(w->err, w->errlen, "%s: %s: %s", w->path, what,
+             rc == MDB_MAP_FULL ? "snapshot larger than its map size (internal estimate too small)"
+                                : mdb_strerror(rc));
+    return -1;
+}
+
+/* Opens table name for appending in a fresh transaction. */
+static int begin(writer *w, const char *name, unsigned flags) {
+    int rc = mdb_txn_begin(w->env, NULL, 0, &w->txn);
+    if (rc != 0)
+        return fail(w, "begin transaction", rc);
+    if ((rc = mdb_dbi_open(w->txn, name, flags | MDB_CREATE, &w->dbi)) != 0 ||
+        (rc = mdb_cursor_open(w->txn, w->dbi, &w->cur)) != 0) {
+        mdb_txn_abort(w->txn);
+        w->txn = NULL;
+        return fail(w, name, rc);
+    }
+    return 0;
+}
+
+static int commit(writer *w) {
+    mdb_cursor_close(w->cur);
+    int rc = mdb_txn_commit(w->txn);
+    w->txn = NULL;
+    return rc == 0 ? 0 : fail(w, "write", rc);
+}
+
+/* Appends one record, committing every COMMIT_EVERY puts. */
+static int put(writer *w, const char *name, unsigned flags, MDB_val *k, MDB_val *v) {
+    int rc = mdb_cursor_put(w->cur, k, v, MDB_APPEND);
+    if (rc != 0) {
+        mdb_txn_abort(w->txn);
+        w->txn = NULL;
+        return fail(w, "write", rc);
+    }
+    if (++w->puts % COMMIT_EVERY == 0 && (commit(w) != 0 || begin(w, name, flags) != 0))
+        return -1;
+    return 0;
+}
+
+/* The household value: head, then its standing enrollments (already in
+ * (program, start) order) from *ei on. */
+static size_t household_value(const snap_builder *b, const hh_row *h, size_t *ei, unsigned char *buf) {
+    const enr_row *e = b->enr.v;
+    size_t n = b->enr.n, i = *ei, off = ELIG_REC_HH_HEAD;
+    while (i < n && e[i].kk < h->kk)
+        i++;
+    uint32_t count = 0;
+    for (; i < n && e[i].kk == h->kk; i++) {
+        if (e[i].reject)
+            continue;
+        uint32_t rank = (uint32_t)(e[i].key2 >> ENR_PROG_SHIFT);
+        elig_enrollment en = {
+            .program = b->prog.name[rank],
+            .program_len = b->prog.len[rank],
+            .start = (elig_month)(e[i].key2 & ENR_START_MASK),
+            .end = e[i].end,
+            .amount = e[i].amount,
+            .status = (elig_enr_status)e[i].status,
+        };
+        off += elig_rec_enr_put(buf + off, &en);
+        count++;
+    }
+    *ei = i;
+    elig_rec_hh rec = {
+        .region = h->region,
+        .kks = h->has_kks ? h->kks : 0,
+        .members = h->members,
+        .n_enrollments = count,
+        .status = h->status,
+        .flags = h->has_kks ? ELIG_REC_HAS_KKS : 0,
+    };
+    elig_rec_hh_put(buf, &rec);
+    return off;
+}
+
+/* Largest enrollment run of one kk: sizes the value buffer. */
+static size_t max_value(const snap_builder *b) {
+    size_t best = 0;
+    for (size_t i = 0; i < b->enr.n;) {
+        size_t j = i;
+        while (j < b->enr.n && b->enr.v[j].kk == b->enr.v[i].kk)
+            j++;
+        if (j - i > best)
+            best = j - i;
+        i = j;
+    }
+    return ELIG_REC_HH_HEAD + best * (ELIG_REC_ENR_HEAD + ELIG_WIRE_PROGRAM_MAX);
+}
+
+static int write_households(writer *w, const snap_builder *b) {
+    unsigned char *buf = malloc(max_value(b));
+    if (!buf) {
+        snprintf(w->err, w->errlen, "out of memory");
+        return -1;
+    }
+    int rc = begin(w, ELIG_DB_HH, MDB_INTEGERKEY);
+    size_t ei = 0;
+    for (size_t i = 0; rc == 0 && i < b->hh.n; i++) {
+        const hh_row *h = &b->hh.v[i];
+        if (h->reject)
+            continue;
+        uint64_t key = h->kk;
+        MDB_val k = {sizeof key, &key}, v = {household_value(b, h, &ei, buf), buf};
+        rc = put(w, ELIG_DB_HH, MDB_INTEGERKEY, &k, &v);
+    }
+    free(buf);
+    return rc == 0 ? commit(w) : -1;
+}
+
+static int write_members(writer *w, const snap_builder *b) {
+    int rc = begin(w, ELIG_DB_NIK, MDB_INTEGERKEY);
+    for (size_t i = 0; rc == 0 && i < b->mem.n; i++) {
+        const mem_row *m = &b->mem.v[i];
+        if (m->reject)
+            continue;
+        uint64_t key = m->nik;
+        unsigned char val[ELIG_REC_MEMBER];
+        elig_rec_member_put(val, m->kk, (uint8_t)m->status);
+        MDB_val k = {sizeof key, &key}, v = {sizeof val, val};
+        rc = put(w, ELIG_DB_NIK, MDB_INTEGERKEY, &k, &v);
+    }
+    return rc == 0 ? commit(w) : -1;
+}
+
+static int write_cards(writer *w, const snap_builder *b) {
+    int rc = begin(w, ELIG_DB_KKS, MDB_INTEGERKEY);
+    for (size_t i = 0; rc == 0 && i < b->kks.n; i++) {
+        const hh_row *h = &b->hh.v[b->kks.v[i].idx];
+        if (h->reject)
+            continue;
+        uint64_t key = h->kks, kk = h->kk;
+        MDB_val k = {sizeof key, &key}, v = {sizeof kk, &kk};
+        rc = put(w, ELIG_DB_KKS, MDB_INTEGERKEY, &k, &v);
+    }
+    return rc == 0 ? commit(w) : -1;
+}
+
+static int put_meta(writer *w, const char *key, const char *val) {
+    MDB_val k = {strlen(key), (void *)key}, v = {strlen(val), (void *)val};
+    int rc = mdb_put(w->txn, w->dbi, &k, &v, 0);
+    return rc == 0 ? 0 : fail(w, "write metadata", rc);
+}
+
+static int write_meta(writer *w, const snap_meta_out *m) {
+    char hh[24], mem[24], enr[24], schema[12];
+    snprintf(schema, sizeof schema, "%d", ELIG_SCHEMA_VERSION);
+    snprintf(hh, sizeof hh, "%llu", (unsigned long long)m->households);
+    snprintf(mem, sizeof mem, "%llu", (unsigned long long)m->members);
+    snprintf(enr, sizeof enr, "%llu", (unsigned long long)m->enrollments);
+    if (begin(w, ELIG_DB_META, 0) != 0)
+        return -1;
+    mdb_cursor_close(w->cur);
+    w->cur = NULL;
+    int rc = put_meta(w, ELIG_META_SCHEMA, schema) || put_meta(w, ELIG_META_ID, m->id) ||
+             put_meta(w, ELIG_META_CREATED, m->created) || put_meta(w, ELIG_META_HOUSEHOLDS, hh) ||
+             put_meta(w, ELIG_META_MEMBERS, mem) || put_meta(w, ELIG_META_ENROLLMENTS, enr) ||
+             put_meta(w, ELIG_META_SHA_HOUSEHOLDS, m->sha[SNAP_HOUSEHOLDS]) ||
+             put_meta(w, ELIG_META_SHA_MEMBERS, m->sha[SNAP_MEMBERS]) ||
+             put_meta(w, ELIG_META_SHA_ENROLLMENTS, m->sha[SNAP_ENROLLMENTS]);
+    if (rc != 0) {
+        mdb_txn_abort(w->txn);
+        w->txn = NULL;
+        return -1;
+    }
+    rc = mdb_txn_commit(w->txn);
+    w->txn = NULL;
+    return rc == 0 ? 0 : fail(w, "write metadata", rc);
+}
+
+/* Map size: the records are never larger than the CSV text that holds
+ * them (an id is 8 bytes instead of 16 digits), so twice the input plus
+ * room for B-tree overhead is generous. It is address space, not disk:
+ * the file only grows to what is written. */
+static size_t map_size(const snap_builder *b) {
+    uint64_t total = 0;
+    for (int f = 0; f < SNAP_NFILES; f++)
+        total += b->in[f].len;
+    uint64_t size = 2 * total + (64u << 20);
+    return (size_t)((size + (1u << 20) - 1) & ~(uint64_t)((1u << 20) - 1));
+}
+
+int snap_write_lmdb(snap_builder *b, const char *path, const snap_meta_out *m, char *err, size_t errlen) {
+    writer w = {.path = path, .err = err, .errlen = errlen};
+    int rc = mdb_env_create(&w.env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(w.env, ELIG_DB_MAX);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(w.env, map_size(b));
+    if (rc == 0)
+        rc = mdb_env_open(w.env, path, MDB_NOSUBDIR | MDB_NOLOCK | MDB_NOSYNC | MDB_NOTLS, 0644);
+    if (rc != 0) {
+        fail(&w, "cannot create snapshot", rc);
+        mdb_env_close(w.env);
+        return -1;
+    }
+    int fd = -1;
+    rc = write_households(&w, b) || write_members(&w, b) || write_cards(&w, b) || write_meta(&w, m);
+    if (rc == 0 && (rc = mdb_env_sync(w.env, 1)) != 0)
+        rc = fail(&w, "sync", rc);
+    if (rc == 0 && mdb_env_get_fd(w.env, &fd) == 0 && fsync(fd) != 0) {
+        snprintf(err, errlen, "%s: fsync: %s", path, strerror(errno));
+        rc = -1;
+    }
+    mdb_env_close(w.env);
+    return rc ? -1 : 0;
+}
