@@ -31,9 +31,9 @@
 
 uint64_t server_now_ms(void) { return uv_hrtime() / 1000000; }
 
-/* One TCP listening socket on host:port with SO_REUSEPORT. Returns the fd
- * or -1 (logged). */
-static int tcp_socket(const char *host, int port) {
+/* One TCP listening socket on host:port, with SO_REUSEPORT when `share`.
+ * Returns the fd or -1 (logged). */
+static int tcp_socket(const char *host, int port, bool share) {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
     struct addrinfo *res;
     char portstr[16];
@@ -46,7 +46,7 @@ static int tcp_socket(const char *host, int port) {
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
+        (share && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
         bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
         log_error("cannot listen on %s:%d: %s", host, port, strerror(errno));
         if (fd >= 0)
@@ -178,10 +178,18 @@ static int start_workers(server *srv, int *port) {
     if (cfg->unix_path && (unix_fd = unix_socket(cfg->unix_path)) < 0)
         return -1;
     *port = cfg->listen_port;
+    if (cfg->listen_host && *port != 0) {
+        /* SO_REUSEPORT would let a second eligd silently share a port in
+         * use; a plain bind first makes "address in use" an error again. */
+        int probe = tcp_socket(cfg->listen_host, *port, false);
+        if (probe < 0)
+            return -1;
+        close(probe);
+    }
     for (int i = 0; i < srv->nworkers; i++) {
         int tcp_fd = -1;
         if (cfg->listen_host) {
-            if ((tcp_fd = tcp_socket(cfg->listen_host, *port)) < 0)
+            if ((tcp_fd = tcp_socket(cfg->listen_host, *port, true)) < 0)
                 return -1;
             *port = bound_port(tcp_fd); /* port 0: the others join the one chosen */
         }
