@@ -147,6 +147,8 @@ int elig_snap_open(const char *path, elig_snap **out, char *err, size_t errlen) 
         return fail(err, errlen, errno == ENOENT ? ELIG_ENOENT : ELIG_EIO, "%s: %s", path, strerror(errno));
     if (!S_ISREG(st.st_mode))
         return fail(err, errlen, ELIG_EINVAL, "%s: not a regular file", path);
+    if (st.st_size == 0)
+        return fail(err, errlen, ELIG_ECORRUPT, "%s: empty file, not a snapshot", path);
 
     elig_snap *s = calloc(1, sizeof *s);
     if (!s)
