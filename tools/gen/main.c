@@ -227,8 +227,7 @@ static void summary(const options *o, gen_out out[GEN_FILES], const gen_bad *bad
 
 static int generate(const options *o, const gen_geo *geo) {
     gen_out out[GEN_FILES];
-    static gen_bad bad; /* large; zeroed */
-    bad.threshold = gen_bad_threshold(o->bad_ratio);
+    gen_bad bad = {.threshold = gen_bad_threshold(o->bad_ratio)};
     gen_calendar cal = {.start = o->start, .horizon = HORIZON_MONTHS};
     double t0 = now_seconds();
     int rc = 0;
