@@ -222,11 +222,12 @@ static void fill_meta(snap_builder *b, const snap_build_opts *o, snap_meta_out *
 static void free_builder(snap_builder *b) {
     for (int f = 0; f < SNAP_NFILES; f++)
         close_input(&b->in[f]);
-    free(b->hh.v);
-    free(b->mem.v);
-    free(b->enr.v);
-    free(b->rej.v);
-    free(b->kks.v);
+    VEC_FREE(b->hh);
+    VEC_FREE(b->mem);
+    VEC_FREE(b->enr);
+    VEC_FREE(b->rej);
+    VEC_FREE(b->kks);
+    big_free(b->scratch, b->scratch_len);
     prog_free(&b->prog);
 }
 
@@ -254,19 +255,36 @@ static bool too_many_rejects(const snap_builder *b, double ratio, char *err, siz
     return true;
 }
 
+void snap_stage(const char *name, double *t) {
+    static int on = -1;
+    if (on < 0)
+        on = getenv("ELIG_SNAPSHOT_TIMING") != NULL;
+    double now = snap_now();
+    if (on && name) {
+        struct timespec cpu;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+        fprintf(stderr, "elig-snapshot: %-14s %6.2f s (process cpu so far %.2f s)\n", name, now - *t,
+                (double)cpu.tv_sec + (double)cpu.tv_nsec / 1e9);
+    }
+    *t = now;
+}
+
 /* Everything between opening the inputs and publishing. */
 static int run(snap_builder *b, const snap_build_opts *o, snap_build_result *res, char *err, size_t errlen) {
+    double t = snap_now();
     pthread_t hasher;
     bool hashing = pthread_create(&hasher, NULL, hash_inputs, b) == 0;
     int rc = 0;
     for (int f = 0; f < SNAP_NFILES && rc == 0; f++)
         rc = snap_ingest(b, f, err, errlen);
     snap_progress(b, 0, true);
+    snap_stage("parse", &t);
     void *hash_failed = (void *)1;
     if (hashing)
         pthread_join(hasher, &hash_failed);
     else if (rc == 0)
         hash_failed = hash_inputs(b); /* no thread: hash here */
+    snap_stage("hash wait", &t);
     if (rc != 0)
         return SNAP_BUILD_ERROR;
     if (hash_failed) {
@@ -278,15 +296,19 @@ static int run(snap_builder *b, const snap_build_opts *o, snap_build_result *res
             madvise((void *)b->in[f].buf, b->in[f].len, MADV_DONTNEED);
     if (snap_resolve(b, err, errlen) != 0)
         return SNAP_BUILD_ERROR;
+    snap_stage("resolve", &t);
     counts(b, res);
     if (snap_write_rejects(b, res->rejects, err, errlen) != 0)
         return SNAP_BUILD_ERROR;
+    snap_stage("rejects", &t);
     if (too_many_rejects(b, o->max_reject_ratio, err, errlen))
         return SNAP_BUILD_TOO_MANY;
     snap_meta_out m;
     fill_meta(b, o, &m);
     snprintf(res->id, sizeof res->id, "%s", m.id);
-    return publish(b, o, &m, err, errlen) == 0 ? SNAP_BUILD_OK : SNAP_BUILD_ERROR;
+    rc = publish(b, o, &m, err, errlen);
+    snap_stage("write+publish", &t);
+    return rc == 0 ? SNAP_BUILD_OK : SNAP_BUILD_ERROR;
 }
 
 static const char *base_name(const char *path) {

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bigmem.h"
 #include "build.h"
 #include "reject.h"
 
@@ -106,14 +107,17 @@ typedef struct {
     VEC_OF(rej_row) rej;
     VEC_OF(kks_row) kks;
     prog_tab prog;
+    void *scratch; /* sort buffer during resolve */
+    size_t scratch_len;
     /* progress */
     bool progress;
     uint64_t total_bytes, done_bytes, rows;
     double t_start, t_last;
 } snap_builder;
 
-/* Makes room for one more element in a VEC_OF; 0 or -1. */
+/* Makes room for n elements in a VEC_OF (memory from bigmem.h); 0 or -1. */
 int vec_reserve_(void **v, size_t *cap, size_t n, size_t size);
+#define VEC_FREE(vec) big_free((vec).v, (vec).cap * sizeof *(vec).v)
 #define VEC_PUSH_SLOT(vec) \
     ((vec).n < (vec).cap || vec_reserve_((void **)&(vec).v, &(vec).cap, (vec).n + 1, sizeof *(vec).v) == 0 \
          ? &(vec).v[(vec).n++]                                                                               \
@@ -124,6 +128,10 @@ int snap_reject(snap_builder *b, int file, uint64_t off, snap_reason why);
 
 /* Seconds on a monotonic clock. */
 double snap_now(void);
+/* With ELIG_SNAPSHOT_TIMING set in the environment, prints on stderr how
+ * long the stage `name` took since *t, then sets *t to now: the stage
+ * figures in docs/SNAPSHOT.md come from it. */
+void snap_stage(const char *name, double *t);
 /* Prints the progress line if due (b->progress only). */
 void snap_progress(snap_builder *b, uint64_t file_off, bool final);
 

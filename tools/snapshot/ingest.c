@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bigmem.h"
 #include "builder.h"
 #include "csv.h"
 #include "elig.h"
@@ -35,10 +36,10 @@ static size_t ncols(int file) {
 int vec_reserve_(void **v, size_t *cap, size_t n, size_t size) {
     if (n <= *cap)
         return 0;
-    size_t c = *cap ? *cap : 1024;
+    size_t c = *cap ? *cap : 65536;
     while (c < n)
         c *= 2;
-    void *p = realloc(*v, c * size);
+    void *p = big_realloc(*v, *cap * size, c * size);
     if (!p)
         return -1;
     *v = p;

@@ -15,5 +15,8 @@
  * Returns 0, or -1 if that memory could not be had (base is then
  * unchanged). An already sorted array costs one read. */
 int radix_sort(void *base, size_t n, size_t size, size_t key_off);
+/* The same with the caller's scratch space tmp of n * size bytes, so a
+ * series of sorts zero-fills (page-faults) its buffer once. Cannot fail. */
+void radix_sort_with(void *base, void *tmp, size_t n, size_t size, size_t key_off);
 
 #endif /* ELIG_SNAPSHOT_RADIX_H */

@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "builder.h"
 #include "csv.h"
@@ -33,9 +36,22 @@ static void put_field(FILE *f, const char *p, size_t n) {
     putc('"', f);
 }
 
+/* '\n' bytes in p[0..n). With SSE2 (x86-64): 16 bytes a step, byte-lane
+ * counters summed every 255 steps before they can wrap. */
 static uint64_t newlines(const char *p, size_t n) {
     uint64_t c = 0;
-    for (size_t i = 0; i < n; i++)
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128i nl = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
+    while (i + 16 <= n) {
+        __m128i acc = zero;
+        for (int k = 0; k < 255 && i + 16 <= n; k++, i += 16)
+            acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + i)), nl));
+        __m128i sum = _mm_sad_epu8(acc, zero);
+        c += (uint64_t)_mm_cvtsi128_si64(sum) + (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(sum, sum));
+    }
+#endif
+    for (; i < n; i++)
         c += p[i] == '\n';
     return c;
 }

@@ -22,12 +22,27 @@ static int oom(char *err, size_t errlen, const char *what) {
     return -1;
 }
 
+/* Sorts with the builder's one scratch buffer, grown as needed: the sort
+ * buffer is zero-filled by the kernel once, not once per sort. */
+static int radix_sort_(snap_builder *b, void *base, size_t n, size_t size, size_t key_off) {
+    size_t need = n * size;
+    if (need > b->scratch_len) {
+        big_free(b->scratch, b->scratch_len);
+        b->scratch_len = 0;
+        if (!(b->scratch = big_alloc(need)))
+            return -1;
+        b->scratch_len = need;
+    }
+    radix_sort_with(base, b->scratch, n, size, key_off);
+    return 0;
+}
+
 /* ---- households ---------------------------------------------------------- */
 
 static int households(snap_builder *b, char *err, size_t errlen) {
     hh_row *h = b->hh.v;
     size_t n = b->hh.n;
-    if (radix_sort(h, n, sizeof *h, 0) != 0)
+    if (radix_sort_(b, h, n, sizeof *h, 0) != 0)
         return oom(err, errlen, "sorting households");
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
@@ -54,7 +69,7 @@ static int households(snap_builder *b, char *err, size_t errlen) {
     }
     kks_row *p = b->kks.v;
     size_t m = b->kks.n;
-    if (radix_sort(p, m, sizeof *p, 0) != 0)
+    if (radix_sort_(b, p, m, sizeof *p, 0) != 0)
         return oom(err, errlen, "sorting kks");
     for (size_t i = 0; i < m;) {
         size_t j = i + 1;
@@ -92,8 +107,8 @@ static int kk_index_build(kk_index *x, const hh_row *h, size_t n) {
     while (cap < 2 * n)
         cap *= 2;
     x->mask = cap - 1;
-    x->key = calloc(cap, sizeof *x->key);
-    x->idx = malloc(cap * sizeof *x->idx);
+    x->key = big_alloc(cap * sizeof *x->key);
+    x->idx = big_alloc(cap * sizeof *x->idx);
     if (!x->key || !x->idx)
         return -1;
     for (size_t i = 0; i < n; i++) {
@@ -117,8 +132,8 @@ static inline int64_t kk_index_find(const kk_index *x, uint64_t kk) {
 }
 
 static void kk_index_free(kk_index *x) {
-    free(x->key);
-    free(x->idx);
+    big_free(x->key, (x->mask + 1) * sizeof *x->key);
+    big_free(x->idx, (x->mask + 1) * sizeof *x->idx);
 }
 
 /* Looks up each member's family, PREFETCH rows ahead so the random reads
@@ -146,7 +161,7 @@ static void member_families(snap_builder *b, const kk_index *x) {
 static int members(snap_builder *b, char *err, size_t errlen) {
     mem_row *m = b->mem.v;
     size_t n = b->mem.n;
-    if (radix_sort(m, n, sizeof *m, 0) != 0)
+    if (radix_sort_(b, m, n, sizeof *m, 0) != 0)
         return oom(err, errlen, "sorting members");
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
@@ -157,7 +172,7 @@ static int members(snap_builder *b, char *err, size_t errlen) {
                 m[k].reject = SNAP_DUPLICATE_NIK;
         i = j;
     }
-    kk_index x;
+    kk_index x = {0};
     if (kk_index_build(&x, b->hh.v, b->hh.n) != 0) {
         kk_index_free(&x);
         return oom(err, errlen, "household index");
@@ -267,7 +282,7 @@ static int enrollments(snap_builder *b, char *err, size_t errlen) {
         return oom(err, errlen, "programme names");
     enr_row *e = b->enr.v;
     size_t n = b->enr.n;
-    if (radix_sort(e, n, sizeof *e, offsetof(enr_row, key2)) != 0 || radix_sort(e, n, sizeof *e, 0) != 0)
+    if (radix_sort_(b, e, n, sizeof *e, offsetof(enr_row, key2)) != 0 || radix_sort_(b, e, n, sizeof *e, 0) != 0)
         return oom(err, errlen, "sorting enrollments");
     enrollment_families(b);
     overlaps(b);
@@ -278,7 +293,18 @@ static int enrollments(snap_builder *b, char *err, size_t errlen) {
 }
 
 int snap_resolve(snap_builder *b, char *err, size_t errlen) {
-    if (households(b, err, errlen) != 0 || members(b, err, errlen) != 0 || enrollments(b, err, errlen) != 0)
+    double t = snap_now();
+    if (households(b, err, errlen) != 0)
         return -1;
+    snap_stage(" households", &t);
+    if (members(b, err, errlen) != 0)
+        return -1;
+    snap_stage(" members", &t);
+    if (enrollments(b, err, errlen) != 0)
+        return -1;
+    snap_stage(" enrollments", &t);
+    big_free(b->scratch, b->scratch_len); /* the sorts are done */
+    b->scratch = NULL;
+    b->scratch_len = 0;
     return 0;
 }

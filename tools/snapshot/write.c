@@ -231,6 +231,8 @@ int snap_write_lmdb(snap_builder *b, const char *path, const snap_meta_out *m, c
     }
     int fd = -1;
     rc = write_households(&w, b) || write_members(&w, b) || write_cards(&w, b) || write_meta(&w, m);
+    if (getenv("ELIG_SNAPSHOT_TIMING"))
+        fprintf(stderr, "elig-snapshot: (tables written, syncing)\n");
     if (rc == 0 && (rc = mdb_env_sync(w.env, 1)) != 0)
         rc = fail(&w, "sync", rc);
     if (rc == 0 && mdb_env_get_fd(w.env, &fd) == 0 && fsync(fd) != 0) {
