@@ -1,0 +1,86 @@
+/* cmd.h — the pieces of the `elig` command (internal).
+ *
+ * main.c parses the command line and runs check / household / info / ping;
+ * batch.c runs `elig batch`; csv.c reads CSV records; format.c turns
+ * answers into text (human lines, JSON, CSV cells). */
+#ifndef ELIG_CMD_H
+#define ELIG_CMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "eligclient.h"
+
+/* Exit statuses (SPEC 5, issue 4). */
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_NOT_ELIGIBLE = 3 };
+
+/* ---- csv.c: RFC 4180 records from a file descriptor -------------------- */
+
+typedef struct {
+    unsigned long line; /* physical line the record starts on, from 1 */
+    size_t n;           /* fields */
+    char **field;       /* NUL-terminated field values */
+    size_t *len;        /* their lengths (a field may hold a NUL byte) */
+    const char *bad;    /* NULL, or why the record is malformed */
+} csv_record;
+
+typedef struct csv_reader csv_reader;
+
+/* Reads from fd (not closed by the reader). NULL when out of memory. */
+csv_reader *csv_open(int fd);
+void csv_close(csv_reader *r);
+/* The next record (a UTF-8 BOM at the start and empty lines are skipped).
+ * 1 with *rec filled (valid until the next call), 0 at end of input, or
+ * -1 on a read error (errno set). A record with broken quoting is still
+ * returned, with rec->bad set, and reading goes on after it. */
+int csv_next(csv_reader *r, csv_record *rec);
+
+/* ---- format.c ---------------------------------------------------------- */
+
+/* An output buffer flushed to a FILE; out of memory aborts the command. */
+typedef struct {
+    char *p;
+    size_t len, cap;
+    FILE *f;
+} outbuf;
+
+void out_init(outbuf *o, FILE *f);
+void out_bytes(outbuf *o, const char *s, size_t n);
+void out_str(outbuf *o, const char *s);
+void out_u64(outbuf *o, uint64_t v);
+/* Writes out what is buffered. 0, or -1 if the FILE reported an error. */
+int out_flush(outbuf *o);
+void out_free(outbuf *o);
+
+/* Rupiah as people write it: "Rp 110.000" (dot thousands separator). */
+void out_rupiah(outbuf *o, uint64_t amount);
+/* A JSON string literal, escaped; NULL is written as null. */
+void out_json_str(outbuf *o, const char *s);
+/* A CSV cell: quoted when it holds a comma, quote, CR or LF. */
+void out_csv_cell(outbuf *o, const char *s, size_t n);
+
+/* One answer as the human line of `elig check`, newline included. */
+void out_answer_human(outbuf *o, const eligc_answer *a);
+/* One answer as a JSON object (no newline). */
+void out_answer_json(outbuf *o, const eligc_answer *a);
+void out_household_human(outbuf *o, const eligc_household *h);
+void out_household_json(outbuf *o, const eligc_household *h);
+void out_info_human(outbuf *o, const eligc_info *i);
+void out_info_json(outbuf *o, const eligc_info *i);
+
+/* ---- batch.c ----------------------------------------------------------- */
+
+typedef struct {
+    const char *input;  /* path, or NULL / "-" for stdin */
+    size_t depth;       /* requests in flight */
+    size_t group;       /* queries per request (1: check, >1: check_batch) */
+    bool quiet;         /* no summary line */
+} batch_opts;
+
+/* Runs `elig batch` on an open handle: CSV of queries in, CSV of answers
+ * out on stdout in the same order. Returns an exit status. */
+int batch_run(eligc_conn *c, const batch_opts *bo);
+
+#endif /* ELIG_CMD_H */

@@ -1,0 +1,345 @@
+/* main.c — the `elig` command: parses the command line, opens a client
+ * handle and runs one command (check, batch, household, info, ping).
+ * Exit status: 0 answered, 1 failure, 2 bad usage, 3 not eligible (check
+ * with --exit-status). */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+
+#define DEFAULT_TIMEOUT_S 5.0
+#define DEFAULT_PIPELINE 64
+#define DEFAULT_BATCH_SIZE 256
+
+typedef struct {
+    const char **servers;
+    size_t n_servers;
+    double timeout_s;
+    bool json, exit_status, quiet;
+    size_t pipeline, batch_size;
+} cli;
+
+static void usage(FILE *f) {
+    fprintf(f,
+        "Usage: elig [OPTIONS] COMMAND [ARGS]\n"
+        "Asks eligd whether a person, family or KKS card is entitled to a\n"
+        "programme in a month, and to how much.\n"
+        "\n"
+        "Commands:\n"
+        "  check KIND ID PROGRAM PERIOD\n"
+        "                     one query: KIND is nik, kk or kks; ID 16 digits;\n"
+        "                     PROGRAM e.g. PKH; PERIOD YYYY-MM\n"
+        "  batch [FILE]       CSV queries kind,id,program,period (header optional)\n"
+        "                     from FILE or stdin (-); CSV answers in the same order\n"
+        "                     on stdout, pipelined; a bad row is reported with its\n"
+        "                     line number and the rest go on\n"
+        "  household KIND ID  the family of an id, with its enrollments\n"
+        "  info               the server's version, snapshot and counters\n"
+        "  ping               is the server answering?\n"
+        "\n"
+        "Options:\n"
+        "  --server HOST:PORT   server to ask; repeat it or give a comma list for\n"
+        "                       fallback servers, tried in order\n"
+        "                       (default 127.0.0.1:7420)\n"
+        "  --unix PATH          a server's Unix socket (a server in the same list)\n"
+        "  --timeout SECONDS    connect timeout and longest wait for an answer\n"
+        "                       (default %g)\n"
+        "  --json               JSON output (check, household, info, ping)\n"
+        "  --exit-status        check: exit 0 when eligible, 3 when not\n"
+        "  --pipeline N         batch: requests in flight (default %d)\n"
+        "  --batch-size N       batch: queries per request, 1 for one check each\n"
+        "                       (default %d, at most 10000)\n"
+        "  --quiet              batch: no summary line on stderr\n"
+        "  --help               this text\n"
+        "  --version            the version\n"
+        "\n"
+        "Exit status: 0 answered, 1 failure, 2 bad usage,\n"
+        "3 not eligible (check with --exit-status).\n",
+        DEFAULT_TIMEOUT_S, DEFAULT_PIPELINE, DEFAULT_BATCH_SIZE);
+}
+
+static int usage_error(const char *fmt, const char *arg) {
+    fputs("elig: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs(" (try elig --help)\n", stderr);
+    return EXIT_USAGE;
+}
+
+static void add_server(cli *o, const char *s) {
+    const char **p = realloc(o->servers, (o->n_servers + 1) * sizeof *p);
+    if (!p) {
+        fputs("elig: out of memory\n", stderr);
+        exit(EXIT_FAIL);
+    }
+    o->servers = p;
+    o->servers[o->n_servers++] = s;
+}
+
+/* --server a,b,c: each piece is a server. The pieces are cut in place. */
+static int add_server_list(cli *o, char *list) {
+    for (char *save, *s = strtok_r(list, ",", &save); s; s = strtok_r(NULL, ",", &save))
+        add_server(o, s);
+    return 0;
+}
+
+static int add_unix(cli *o, const char *path) {
+    size_t n = strlen(path) + 6;
+    char *s = malloc(n);
+    if (!s) {
+        fputs("elig: out of memory\n", stderr);
+        exit(EXIT_FAIL);
+    }
+    snprintf(s, n, "unix:%s", path);
+    add_server(o, s); /* lives until exit */
+    return 0;
+}
+
+static int parse_count(const char *arg, size_t max, size_t *out) {
+    char *end;
+    unsigned long long v = strtoull(arg, &end, 10);
+    if (arg[0] < '0' || arg[0] > '9' || *end || v < 1 || v > max)
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+enum { OPT_SERVER = 256, OPT_UNIX, OPT_TIMEOUT, OPT_JSON, OPT_EXIT_STATUS, OPT_PIPELINE,
+       OPT_BATCH_SIZE, OPT_QUIET, OPT_HELP, OPT_VERSION };
+
+/* Parses the options; returns the index of the command word, or -1 after
+ * printing help/version (exit 0), or -2 on bad usage (message printed). */
+static int parse_options(int argc, char **argv, cli *o) {
+    static const struct option longopts[] = {
+        {"server", required_argument, 0, OPT_SERVER},
+        {"unix", required_argument, 0, OPT_UNIX},
+        {"timeout", required_argument, 0, OPT_TIMEOUT},
+        {"json", no_argument, 0, OPT_JSON},
+        {"exit-status", no_argument, 0, OPT_EXIT_STATUS},
+        {"pipeline", required_argument, 0, OPT_PIPELINE},
+        {"batch-size", required_argument, 0, OPT_BATCH_SIZE},
+        {"quiet", no_argument, 0, OPT_QUIET},
+        {"help", no_argument, 0, OPT_HELP},
+        {"version", no_argument, 0, OPT_VERSION},
+        {0, 0, 0, 0},
+    };
+    char *end;
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_SERVER:
+            add_server_list(o, optarg);
+            break;
+        case OPT_UNIX:
+            add_unix(o, optarg);
+            break;
+        case OPT_TIMEOUT:
+            o->timeout_s = strtod(optarg, &end);
+            if (end == optarg || *end || !(o->timeout_s > 0 && o->timeout_s <= 86400))
+                return usage_error("--timeout: '%s' is not a number of seconds in (0, 86400]",
+                                   optarg), -2;
+            break;
+        case OPT_JSON: o->json = true; break;
+        case OPT_EXIT_STATUS: o->exit_status = true; break;
+        case OPT_QUIET: o->quiet = true; break;
+        case OPT_PIPELINE:
+            if (parse_count(optarg, 1 << 20, &o->pipeline))
+                return usage_error("--pipeline: '%s' is not a count in 1-1048576", optarg), -2;
+            break;
+        case OPT_BATCH_SIZE:
+            if (parse_count(optarg, ELIG_WIRE_MAX_BATCH, &o->batch_size))
+                return usage_error("--batch-size: '%s' is not a count in 1-10000", optarg), -2;
+            break;
+        case OPT_HELP:
+            usage(stdout);
+            return -1;
+        case OPT_VERSION:
+            printf("elig %s (libeligclient %s)\n", ELIGC_VERSION_STRING, eligc_version());
+            return -1;
+        default:
+            return usage_error("unknown option or missing value: %s", argv[optind - 1]), -2;
+        }
+    }
+    if (optind >= argc)
+        return usage_error("%s", "no command given"), -2;
+    return optind;
+}
+
+static int open_conn(const cli *o, eligc_conn **c) {
+    eligc_options opt;
+    eligc_options_init(&opt);
+    opt.servers = o->servers;
+    opt.n_servers = o->n_servers;
+    int ms = (int)(o->timeout_s * 1000 + 0.999);
+    opt.connect_timeout_ms = opt.request_timeout_ms = ms > 0 ? ms : 1;
+    opt.max_pending = o->pipeline + 1;
+    opt.batch_max = o->batch_size;
+    int rc = eligc_open(&opt, c);
+    if (rc == 0)
+        return EXIT_OK;
+    fprintf(stderr, "elig: %s\n", *c ? eligc_errmsg(*c) : eligc_strerror(rc));
+    return rc == ELIGC_EBADARG ? EXIT_USAGE : EXIT_FAIL;
+}
+
+/* KIND from the command line, or a usage error. */
+static int parse_kind(const char *cmd, const char *s, elig_kind *k) {
+    int v = elig_kind_lookup(s, strlen(s));
+    if (v < 0) {
+        fprintf(stderr, "elig: %s: bad kind '%s': expected nik, kk or kks\n", cmd, s);
+        return EXIT_USAGE;
+    }
+    *k = (elig_kind)v;
+    return EXIT_OK;
+}
+
+static int finish(outbuf *o, int status) {
+    if (out_flush(o) != 0) {
+        perror("elig: writing output");
+        status = EXIT_FAIL;
+    }
+    out_free(o);
+    return status;
+}
+
+static int call_failed(const char *cmd, eligc_conn *c) {
+    fprintf(stderr, "elig: %s: %s\n", cmd, eligc_errmsg(c));
+    return EXIT_FAIL;
+}
+
+static int cmd_check(const cli *o, eligc_conn *c, const eligc_query *q) {
+    eligc_answer a;
+    outbuf out;
+    int rc = eligc_check(c, q, &a);
+    if (rc)
+        return call_failed("check", c);
+    out_init(&out, stdout);
+    if (o->json) {
+        out_answer_json(&out, &a);
+        out_str(&out, "\n");
+    } else {
+        out_answer_human(&out, &a);
+    }
+    int status = o->exit_status && !a.eligible ? EXIT_NOT_ELIGIBLE : EXIT_OK;
+    return finish(&out, status);
+}
+
+/* The query of `check`, checked before any connection is made. */
+static int check_args(char **args, eligc_query *q) {
+    elig_kind k;
+    if (parse_kind("check", args[0], &k))
+        return EXIT_USAGE;
+    *q = (eligc_query){.kind = k, .id = args[1], .program = args[2], .period = args[3]};
+    const char *why;
+    if (eligc_query_valid(q, &why) == 0)
+        return EXIT_OK;
+    const char *val = strcmp(why, "id") == 0 ? args[1] : strcmp(why, "program") == 0 ? args[2] : args[3];
+    const char *want = strcmp(why, "id") == 0        ? "16 digits"
+                       : strcmp(why, "program") == 0 ? "1-16 chars of A-Z 0-9 _"
+                                                     : "YYYY-MM";
+    fprintf(stderr, "elig: check: bad %s '%s': expected %s\n", why, val, want);
+    return EXIT_USAGE;
+}
+
+static int cmd_household(const cli *o, eligc_conn *c, elig_kind k, const char *id) {
+    eligc_household h;
+    if (eligc_household_get(c, k, id, &h))
+        return call_failed("household", c);
+    outbuf out;
+    out_init(&out, stdout);
+    if (o->json) {
+        out_household_json(&out, &h);
+        out_str(&out, "\n");
+    } else {
+        out_household_human(&out, &h);
+    }
+    eligc_household_free(&h);
+    return finish(&out, EXIT_OK);
+}
+
+static int cmd_info(const cli *o, eligc_conn *c) {
+    eligc_info info;
+    if (eligc_info_get(c, &info))
+        return call_failed("info", c);
+    outbuf out;
+    out_init(&out, stdout);
+    if (o->json) {
+        out_info_json(&out, &info);
+        out_str(&out, "\n");
+    } else {
+        out_info_human(&out, &info);
+    }
+    return finish(&out, EXIT_OK);
+}
+
+static int cmd_ping(const cli *o, eligc_conn *c) {
+    if (eligc_ping(c))
+        return call_failed("ping", c);
+    puts(o->json ? "\"pong\"" : "pong");
+    return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
+}
+
+/* Checks a command's arguments before connecting: a usage error costs no
+ * round trip. Returns EXIT_OK or EXIT_USAGE. */
+static int check_usage(const char *cmd, int nargs, char **args, eligc_query *q, elig_kind *k) {
+    static const struct { const char *name; int min, max; const char *form; } cmds[] = {
+        {"check", 4, 4, "check KIND ID PROGRAM PERIOD"},
+        {"batch", 0, 1, "batch [FILE]"},
+        {"household", 2, 2, "household KIND ID"},
+        {"info", 0, 0, "info"},
+        {"ping", 0, 0, "ping"},
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        if (strcmp(cmd, cmds[i].name) != 0)
+            continue;
+        if (nargs < cmds[i].min || nargs > cmds[i].max)
+            return usage_error("usage: elig %s", cmds[i].form);
+        if (i == 0)
+            return check_args(args, q);
+        if (i == 2) {
+            if (parse_kind(cmd, args[0], k))
+                return EXIT_USAGE;
+            if (strlen(args[1]) != ELIG_WIRE_ID_LEN || strspn(args[1], "0123456789") != ELIG_WIRE_ID_LEN) {
+                fprintf(stderr, "elig: household: bad id '%s': expected 16 digits\n", args[1]);
+                return EXIT_USAGE;
+            }
+        }
+        return EXIT_OK;
+    }
+    return usage_error("unknown command '%s'", cmd);
+}
+
+int main(int argc, char **argv) {
+    cli o = {.timeout_s = DEFAULT_TIMEOUT_S, .pipeline = DEFAULT_PIPELINE,
+             .batch_size = DEFAULT_BATCH_SIZE};
+    int at = parse_options(argc, argv, &o);
+    if (at < 0)
+        return at == -1 ? EXIT_OK : EXIT_USAGE;
+    const char *cmd = argv[at];
+    char **args = argv + at + 1;
+    int nargs = argc - at - 1;
+    eligc_query q;
+    elig_kind k = ELIG_KIND_NIK;
+    int status = check_usage(cmd, nargs, args, &q, &k);
+    eligc_conn *c = NULL;
+    if (status == EXIT_OK)
+        status = open_conn(&o, &c);
+    if (status == EXIT_OK) {
+        if (strcmp(cmd, "check") == 0) {
+            status = cmd_check(&o, c, &q);
+        } else if (strcmp(cmd, "batch") == 0) {
+            batch_opts bo = {.input = nargs ? args[0] : NULL, .depth = o.pipeline,
+                             .group = o.batch_size, .quiet = o.quiet};
+            status = batch_run(c, &bo);
+        } else if (strcmp(cmd, "household") == 0) {
+            status = cmd_household(&o, c, k, args[1]);
+        } else if (strcmp(cmd, "info") == 0) {
+            status = cmd_info(&o, c);
+        } else {
+            status = cmd_ping(&o, c);
+        }
+    }
+    eligc_close(c);
+    free(o.servers);
+    return status;
+}

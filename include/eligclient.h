@@ -1,0 +1,293 @@
+/* eligclient.h — libeligclient: the C client of eligd.
+ *
+ * What a terminal (e-warong EDC) or a bank's disbursement system links
+ * against to ask eligd "is this person / family / card entitled to this
+ * programme in this month, and to how much?" over msgpack-RPC (SPEC.md
+ * section 3). Wire names and codes come from elig_wire.h, installed beside
+ * this header: the reason of an answer is an `elig_reason`, printed with
+ * elig_reason_code() (wire code) or elig_reason_words() (for people).
+ *
+ * Threads: the library has no global state and starts no threads. A handle
+ * (eligc_conn) may be used by one thread at a time; different handles are
+ * independent and may be used from different threads at once.
+ *
+ * Blocking: every call that talks to a server blocks the calling thread,
+ * bounded by the connect and request timeouts of the options (sockets are
+ * driven with poll(); the only wait that is not bounded is the name lookup
+ * of a host name, done by getaddrinfo()). SIGPIPE is never raised.
+ *
+ * Errors: functions return 0 (or a count) on success and a negative
+ * ELIGC_E* code on failure; eligc_strerror() names a code and
+ * eligc_errmsg() gives the handle's last error as one line, e.g.
+ * "timeout: no answer from 127.0.0.1:7420 within 2000 ms" or
+ * "server error code 1: item 3: bad id".
+ *
+ * Ownership: strings passed in are read during the call only; the library
+ * copies what it keeps. Results are plain structs filled into caller
+ * memory, except eligc_household.enrollments (free with
+ * eligc_household_free). Strings returned by eligc_errmsg()/eligc_server()
+ * belong to the handle and are valid until the next call on that handle.
+ *
+ * Resilience: a handle may be given several servers (replicas of the same
+ * snapshot). On a refused or broken connection it moves to the next server
+ * and re-sends every request that has no answer yet (queries are read-only,
+ * so this is safe). Every request is answered exactly once or reported
+ * failed: never lost, never answered twice. A timeout does not fail over by
+ * itself (the server may only be slow): it fails the requests waiting on
+ * that connection and closes it, and the next request starts at the next
+ * server in the list, so a caller that retries after a timeout reaches the
+ * fallback server.
+ */
+#ifndef ELIGCLIENT_H
+#define ELIGCLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "elig_wire.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define ELIGC_API __attribute__((visibility("default")))
+#else
+#define ELIGC_API
+#endif
+
+#define ELIGC_VERSION_MAJOR 0
+#define ELIGC_VERSION_MINOR 1
+#define ELIGC_VERSION_PATCH 0
+#define ELIGC_VERSION_STRING "0.1.0"
+
+/* The version of the library linked at run time, e.g. "0.1.0". */
+ELIGC_API const char *eligc_version(void);
+
+/* ---- errors ---------------------------------------------------------- */
+
+#define ELIGC_ERRNO_MAP(X)                                                     \
+    X(EBADARG, -1, "bad argument")                                             \
+    X(ENOMEM, -2, "out of memory")                                             \
+    X(ECONNECT, -3, "cannot connect")                                          \
+    X(ETIMEOUT, -4, "timeout")                                                 \
+    X(ECONNLOST, -5, "connection lost")                                        \
+    X(ESERVER, -6, "server error")                                             \
+    X(EPROTO, -7, "protocol error")                                            \
+    X(EFULL, -8, "pipeline full")
+
+enum {
+#define ELIGC_X_(e, n, s) ELIGC_##e = n,
+    ELIGC_ERRNO_MAP(ELIGC_X_)
+#undef ELIGC_X_
+};
+/* ELIGC_EBADARG   a malformed query or option, or a call out of turn
+ *                 (e.g. a synchronous call while pipelined answers wait).
+ * ELIGC_ECONNECT  no server in the list accepted a connection.
+ * ELIGC_ETIMEOUT  no answer within the request timeout (or no connection
+ *                 within the connect timeout).
+ * ELIGC_ECONNLOST the connection broke and no other server could take over.
+ * ELIGC_ESERVER   the server answered this request with an error object:
+ *                 eligc_server_code() is its code (an elig_errcode, e.g.
+ *                 ELIG_ERRCODE_BAD_REQUEST), eligc_errmsg() its message.
+ * ELIGC_EPROTO    the server sent something that is not a valid answer.
+ * ELIGC_EFULL     max_pending requests are queued: receive answers first. */
+
+/* Name of a code ("timeout", "connection lost", ...); never NULL. */
+ELIGC_API const char *eligc_strerror(int err);
+
+/* ---- options and handles ---------------------------------------------- */
+
+/* Limits on strings in answers: a longer value is a protocol error. */
+#define ELIGC_SNAPSHOT_MAX 64 /* snapshot id */
+
+typedef struct {
+    /* sizeof(eligc_options), set by eligc_options_init: lets a later
+     * library version add fields without breaking programs built
+     * against this one. */
+    size_t size;
+    /* Servers in order of preference. Each is "HOST:PORT" (a name, an
+     * IPv4 address, or "[IPv6]:PORT") or "unix:PATH" for a Unix stream
+     * socket. NULL / 0 means ELIG_WIRE_DEFAULT_HOST:ELIG_WIRE_DEFAULT_PORT.
+     * Read by eligc_open only (the handle keeps copies). */
+    const char *const *servers;
+    size_t n_servers;
+    int connect_timeout_ms; /* per connection attempt; default 2000 */
+    int request_timeout_ms; /* longest wait for one answer; default 5000 */
+    /* Most requests queued without an answer collected; eligc_send_* gives
+     * ELIGC_EFULL past it. Default 65536. */
+    size_t max_pending;
+    /* Largest answer accepted, in bytes; a server declaring more is a
+     * protocol error (nothing that large is ever allocated). Default
+     * 16 MiB: room for ELIG_WIRE_MAX_BATCH answers. */
+    size_t max_message;
+    /* Items per check_batch request; eligc_check_batch splits longer
+     * lists. Must not exceed the server's --max-batch. Default
+     * ELIG_WIRE_MAX_BATCH. */
+    size_t batch_max;
+} eligc_options;
+
+/* Fills opt with the defaults above. Call it before setting fields. */
+ELIGC_API void eligc_options_init(eligc_options *opt);
+
+/* One client: a connection to one server at a time, the list of servers to
+ * fall back on, its queue of pipelined requests and its last error. */
+typedef struct eligc_conn eligc_conn;
+
+/* Creates a handle and connects to the first server that accepts.
+ *
+ * Returns 0, or:
+ *   ELIGC_ENOMEM   *out is NULL.
+ *   ELIGC_EBADARG  an option is malformed (eligc_errmsg says which);
+ *   ELIGC_ECONNECT no server accepted now; later calls try again.
+ * As with sqlite3_open, *out is a handle in both of the last cases, so the
+ * message can be read: close it with eligc_close in every case. */
+ELIGC_API int eligc_open(const eligc_options *opt, eligc_conn **out);
+
+/* Closes the connection and frees the handle; requests still queued are
+ * dropped unanswered. c may be NULL. */
+ELIGC_API void eligc_close(eligc_conn *c);
+
+/* The handle's last error as one line ("" if none yet). */
+ELIGC_API const char *eligc_errmsg(const eligc_conn *c);
+
+/* Code of the last ELIGC_ESERVER error (an elig_errcode), else 0. */
+ELIGC_API int eligc_server_code(const eligc_conn *c);
+
+/* The server connected now, as given in the options, or NULL. */
+ELIGC_API const char *eligc_server(const eligc_conn *c);
+
+/* ---- queries and answers --------------------------------------------- */
+
+/* A query (SPEC 2). Strings are NUL-terminated and read during the call.
+ * The library checks the syntax before anything is sent: a malformed field
+ * is ELIGC_EBADARG naming the field. */
+typedef struct {
+    elig_kind kind;      /* ELIG_KIND_NIK, ELIG_KIND_KK or ELIG_KIND_KKS */
+    const char *id;      /* exactly 16 ASCII digits */
+    const char *program; /* 1-16 chars of A-Z 0-9 _, e.g. "PKH" */
+    const char *period;  /* "YYYY-MM" */
+} eligc_query;
+
+/* An answer (SPEC 3 answer map). */
+typedef struct {
+    bool eligible;
+    elig_reason reason;       /* elig_reason_code / elig_reason_words */
+    uint32_t amount;          /* Rupiah for the month; 0 unless eligible */
+    char kk[17];              /* the family, "" when not_found */
+    char region[11];          /* kode wilayah, "" when not_found */
+    char snapshot[ELIGC_SNAPSHOT_MAX + 1]; /* id of the snapshot that answered */
+} eligc_answer;
+
+/* Checks the query syntax without sending anything: 0 or ELIGC_EBADARG.
+ * If why is not NULL it is set to the field at fault ("kind", "id",
+ * "program", "period"). */
+ELIGC_API int eligc_query_valid(const eligc_query *q, const char **why);
+
+/* ---- one request, one answer ------------------------------------------ */
+/* Each of these sends one request and waits for its answer. They fail with
+ * ELIGC_EBADARG while pipelined requests are waiting to be received. */
+
+/* "pong" from the server: 0 or an error. */
+ELIGC_API int eligc_ping(eligc_conn *c);
+
+/* One query. 0 with *a filled, or an error (*a is then undefined). */
+ELIGC_API int eligc_check(eligc_conn *c, const eligc_query *q, eligc_answer *a);
+
+/* n queries, answers into out[0..n) in the same order. Lists longer than
+ * the batch_max option are split into several check_batch requests, sent
+ * pipelined. Every query is checked first: a malformed one is
+ * ELIGC_EBADARG "item N: bad FIELD" and nothing is sent. On any other error
+ * out is undefined. n == 0 is valid and sends nothing. */
+ELIGC_API int eligc_check_batch(eligc_conn *c, const eligc_query *q, size_t n,
+                                eligc_answer *out);
+
+typedef struct {
+    char program[ELIG_WIRE_PROGRAM_MAX + 1];
+    char start[8];   /* "YYYY-MM" */
+    char end[8];     /* "YYYY-MM", or "" when open-ended */
+    uint32_t amount; /* Rupiah per month */
+    elig_enr_status status;
+} eligc_enrollment;
+
+typedef struct {
+    bool found;      /* false: the id names nothing (the rest is empty) */
+    char kk[17];
+    char region[11];
+    elig_hh_status status;
+    char kks[17];    /* "" when the family has no KKS card */
+    uint32_t members; /* member rows loaded, deceased included */
+    size_t n_enrollments;
+    eligc_enrollment *enrollments; /* owned: eligc_household_free */
+} eligc_household;
+
+/* The family of (kind, id) with its enrollments. 0 with h filled (see
+ * h->found), or an error (h then holds nothing to free). */
+ELIGC_API int eligc_household_get(eligc_conn *c, elig_kind kind, const char *id,
+                              eligc_household *h);
+
+/* Frees h->enrollments and empties h. h may be NULL. */
+ELIGC_API void eligc_household_free(eligc_household *h);
+
+typedef struct {
+    char version[32];       /* eligd version (truncated if longer) */
+    char snapshot[ELIGC_SNAPSHOT_MAX + 1];
+    char created[40];       /* snapshot creation time, RFC 3339 UTC */
+    uint64_t households, members, enrollments;
+    uint64_t uptime_s, connections, requests;
+    bool reload_failed;     /* the last SIGHUP reload failed: */
+    char reload_error[256]; /* why (truncated if longer), else "" */
+} eligc_info;
+
+/* The server's info map. 0 with *info filled, or an error. */
+ELIGC_API int eligc_info_get(eligc_conn *c, eligc_info *info);
+
+/* ---- pipelined requests ----------------------------------------------- */
+/* Queue many requests, then collect the answers in the order sent. Queued
+ * requests are written when the send buffer fills, on eligc_flush, and on
+ * any receive. Network errors never come from a send: each request that
+ * cannot be answered is reported failed by the receive that collects it
+ * (ELIGC_ETIMEOUT, ELIGC_ECONNLOST or ELIGC_ECONNECT), once. After such a
+ * failure the following receives report the other requests queued at that
+ * moment, one each; requests sent later go to the next working server.
+ *
+ * A bank's bulk loop:
+ *     while (more rows) {
+ *         if (eligc_pending(c) == depth) eligc_recv_check(c, &a) ... ;
+ *         eligc_send_check(c, &q);
+ *     }
+ *     while (eligc_pending(c) > 0) eligc_recv_check(c, &a) ... ;
+ */
+
+/* Queues one check. 0, ELIGC_EBADARG (malformed query: nothing queued),
+ * ELIGC_EFULL or ELIGC_ENOMEM. */
+ELIGC_API int eligc_send_check(eligc_conn *c, const eligc_query *q);
+
+/* Collects the answer of the oldest queued request, which must be a check
+ * (else ELIGC_EBADARG and nothing is consumed; likewise when nothing is
+ * queued). 0 with *a filled, or the error of that one request; either way
+ * the request is done with, and the next receive collects the next one. */
+ELIGC_API int eligc_recv_check(eligc_conn *c, eligc_answer *a);
+
+/* Queues one check_batch request of n <= batch_max queries (0 allowed).
+ * Errors as eligc_send_check; a malformed item is "item N: bad FIELD". */
+ELIGC_API int eligc_send_check_batch(eligc_conn *c, const eligc_query *q, size_t n);
+
+/* Collects the answers of the oldest queued request, which must be a
+ * check_batch of n queries, into out[0..n). Like eligc_recv_check. */
+ELIGC_API int eligc_recv_check_batch(eligc_conn *c, eligc_answer *out, size_t n);
+
+/* Writes every queued request now, waiting at most the request timeout.
+ * 0, or the error that failed the queued requests (each is still reported
+ * by its receive). */
+ELIGC_API int eligc_flush(eligc_conn *c);
+
+/* Requests queued whose answer (or failure) has not been collected. */
+ELIGC_API size_t eligc_pending(const eligc_conn *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ELIGCLIENT_H */
