@@ -292,6 +292,21 @@ def copy_with_schema(src, dst, version=b"7"):
     return dst
 
 
+def truncated_copies(src, dirpath):
+    """Copies of the snapshot src cut short, as a non-atomic deploy (cp or
+    scp over the path) leaves them for a while: [(what, path)]."""
+    with open(src, "rb") as f:
+        data = f.read()
+    out = []
+    for what, n in (("first 2 pages", 8192), ("first half", len(data) // 2),
+                    ("all but the last page", len(data) - 4096)):
+        p = os.path.join(dirpath, "truncated-%d.mdb" % n)
+        with open(p, "wb") as f:
+            f.write(data[:n])
+        out.append(("snapshot cut to its %s (%d of %d bytes)" % (what, n, len(data)), p))
+    return out
+
+
 def need_binaries():
     for name, path in (("ELIGD", ELIGD), ("ELIG_SNAPSHOT", ELIG_SNAPSHOT)):
         if not path or not os.access(path, os.X_OK):

@@ -244,9 +244,37 @@ def t_reload_same_path(ctx):
     assert info["reload_error"] is None, "reload_error %r after reloading the same file" % (
         info["reload_error"],)
     assert info["snapshot"] == current, "snapshot %r, want %s" % (info["snapshot"], current)
+
+
+def t_truncated_reload_keeps_old(ctx):
+    # A deploy that copies the file over the path non-atomically leaves it
+    # short for a while; a SIGHUP then must fail the reload, not kill the
+    # daemon (pages past the end of the file are SIGBUS when touched).
+    # Last: if the daemon dies here, the tests above have already run.
+    d = ctx.d
+    for what, path in et.truncated_copies(ctx.snap_b, ctx.dir):
+        old_id = d.info()["snapshot"]
+        point(ctx.current, path)
+        d.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+        assert d.alive(), "%s: eligd died on SIGHUP (exit %r)\n%s" % (what, d.proc.returncode, d.log())
+
+        def failed():
+            info = d.info()
+            return info if info["reload_error"] is not None or info["snapshot"] != old_id else None
+        info = et.wait_until(failed, 10, "reload of a %s settles" % what)
+        assert info["reload_error"] is not None and info["snapshot"] == old_id, \
+            "%s: reload accepted (snapshot %r, reload_error %r), want it refused" % (
+                what, info["snapshot"], info["reload_error"])
+        with d.conn() as c:
+            for case in et.CASES:
+                et.check_answer(c.ok("check", et.case_params(case)), case, old_id, VARIANT[old_id],
+                                where="after reload of a %s" % what)
+        reload_to(ctx, ctx.snap_a, ID_A)
     d.stop()
 
 
 if __name__ == "__main__":
-    et.main([t_swap_under_load, t_failed_reload_keeps_old, t_reload_same_path], setup=setup,
+    et.main([t_swap_under_load, t_failed_reload_keeps_old, t_reload_same_path,
+             t_truncated_reload_keeps_old], setup=setup,
             budget=150)
