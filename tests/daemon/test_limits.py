@@ -4,6 +4,7 @@ never reads is paused, then closed, while the others go on; memory stays
 bounded)."""
 
 import socket
+import threading
 import time
 
 import eligtest as et
@@ -265,6 +266,50 @@ def t_slow_reader(ctx):
         d.stop()
 
 
+def t_slow_steady_reader_is_served(ctx):
+    # A client that reads slowly but keeps reading is never cut off, even
+    # with a small --max-output and --output-timeout: it is not stuck.
+    with ctx.daemon("--max-output", "65536", "--output-timeout", "1", name="steady") as d:
+        n = 150
+        batch = [et.case_params(et.CASES[i % len(et.CASES)]) for i in range(100)]
+        c = et.Conn(port=d.port, timeout=20, rcvbuf=8192)
+        errors = []
+
+        def writer():
+            try:
+                for i in range(n):
+                    c.sock.sendall(et.req(i, "check_batch", [batch]))
+            except OSError as e:
+                errors.append(e)
+        th = threading.Thread(target=writer, daemon=True)
+        th.start()
+        try:
+            for i in range(n):
+                while True:
+                    try:
+                        m = next(c.unpacker)
+                        break
+                    except StopIteration:
+                        pass
+                    time.sleep(0.002)  # a slow reader: 4 KiB at a time
+                    c.sock.settimeout(20)
+                    try:
+                        chunk = c.sock.recv(4096)
+                    except (ConnectionResetError, BrokenPipeError):
+                        chunk = b""
+                    assert chunk, "a slow but steady reader was cut off after %d of %d answers" % (i, n)
+                    c.unpacker.feed(chunk)
+                et.check_response(m)
+                assert m[1] == i and m[2] is None and len(m[3]) == len(batch), \
+                    "answer %d: %.200r" % (i, m)
+        finally:
+            th.join(20)
+            c.close()
+        assert not errors, "writer: %r" % errors
+        d.stop()
+
+
 if __name__ == "__main__":
     et.main([t_max_message, t_default_max_message, t_max_batch, t_max_connections,
-             t_idle_timeout, t_slow_reader], setup=setup, budget=150)
+             t_idle_timeout, t_slow_reader, t_slow_steady_reader_is_served], setup=setup,
+            budget=150)

@@ -180,7 +180,30 @@ def t_half_request_then_close(ctx):
         assert c.ok("ping", []) == "pong"
 
 
+def t_half_close_gets_every_answer(ctx):
+    # `printf ... | nc`: the client sends, shuts its side down, then reads.
+    data, checks = stream(400)
+    with ctx.d.conn() as c:
+        c.send(data)
+        c.sock.shutdown(socket.SHUT_WR)
+        read_all(c, checks, 0, ctx.snap_id)
+        got = c.expect_closed(5.0, "after the answers to a half-closed connection")
+        assert got == [], "extra messages after the last answer: %r" % (got,)
+
+
+def t_msgids_are_echoed(ctx):
+    # The server echoes msgids, it does not interpret them: repeated and
+    # descending ids come back as sent, in request order.
+    ids = [7, 7, 7, 0, 0xFFFFFFFF, 3, 2, 1, 7]
+    with ctx.d.conn() as c:
+        c.send(b"".join(et.req(i, "ping", []) for i in ids))
+        for i in ids:
+            err, res = c.response(i)
+            assert res == "pong", "msgid %d: %r %r" % (i, err, res)
+
+
 if __name__ == "__main__":
     et.main([t_many_in_one_write, t_hundreds_in_flight_streaming, t_request_in_tiny_writes,
              t_stream_in_tiny_chunks, t_cut_at_every_offset, t_parallel_pipelines,
-             t_half_request_then_close], setup=setup)
+             t_half_request_then_close, t_half_close_gets_every_answer, t_msgids_are_echoed],
+            setup=setup)
