@@ -67,10 +67,13 @@ class Timeout(Exception):
 KK1, KK2, KK3, KK4, KK5, KK6 = ("3201010000000001", "3201010000000002",
                                 "3201010000000003", "3201010000000004",
                                 "3201010000000005", "7371020000000006")
+KK7 = "1101010000000007"
 KKS1, KKS2, KKS4, KKS6 = ("5000000000000001", "5000000000000002",
                           "5000000000000004", "5000000000000006")
+KKS7 = "0000000000000007"  # a card number with leading zeros: kept as 16 digits
 REGION = {KK1: "3201010001", KK2: "3201010002", KK3: "3201010003",
-          KK4: "3201010004", KK5: "3201010005", KK6: "7371020006"}
+          KK4: "3201010004", KK5: "3201010005", KK6: "7371020006",
+          KK7: "1101010007"}
 
 # NIKs: province 32/73, day of birth 01-31 or 41-71, month 01-12, serial != 0000.
 N1 = "3201011501900001"  # KK1, alive
@@ -91,6 +94,7 @@ HOUSEHOLDS = [
     [KK4, REGION[KK4], "terminated", KKS4, "Dewi"],
     [KK5, REGION[KK5], "active", "", "Agus"],
     [KK6, REGION[KK6], "active", KKS6, "Made Wayan"],
+    [KK7, REGION[KK7], "active", KKS7, ""],
 ]
 
 MEMBERS_HEADER = ["nik", "kk", "status", "birth_date"]
@@ -123,9 +127,10 @@ ENROLLMENTS = [
     [KK6, "ZERO_1", "2024-01", "2024-01", "0", "active"],
     [KK6, "ABCDEFGHIJ_12345", "2000-01", "", "4294967295", "active"],
     [KK6, "PKH", "0001-01", "9999-12", "1", "suspended"],
+    [KK7, "PKH", "2024-01", "", "123456", "active"],
 ]
 
-N_HOUSEHOLDS, N_MEMBERS, N_ENROLLMENTS = 6, 9, 11
+N_HOUSEHOLDS, N_MEMBERS, N_ENROLLMENTS = 7, 9, 12
 
 
 def enrollments(variant="A"):
@@ -152,6 +157,8 @@ CASES = [
     ("kk", KK6, "ZERO_1", "2024-01", "eligible", KK6, 0),
     ("nik", N8, "ABCDEFGHIJ_12345", "2024-01", "eligible", KK6, 4294967295),
     ("kks", KKS6, "ABCDEFGHIJ_12345", "2000-01", "eligible", KK6, 4294967295),
+    ("kks", KKS7, "PKH", "2024-05", "eligible", KK7, 123456),  # leading zeros
+    ("kk", KK7, "PKH", "2024-01", "eligible", KK7, 123456),
     # deceased only matters for kind nik
     ("nik", N2, "PKH", "2024-01", "member_deceased", KK1, 0),
     ("kk", KK1, "PKH", "2024-02", "eligible", KK1, "A"),
@@ -199,6 +206,9 @@ CASES = [
     ("kk", KKS1, "PKH", "2024-01", "not_found", None, 0),
     ("kks", "0000000000000000", "PKH", "2024-01", "not_found", None, 0),
     ("kk", "9999999999999999", "PKH", "2024-01", "not_found", None, 0),
+    ("kks", "0000000000000070", "PKH", "2024-01", "not_found", None, 0),
+    ("kks", "7000000000000000", "PKH", "2024-01", "not_found", None, 0),
+    ("kk", "0000000000000007", "PKH", "2024-01", "not_found", None, 0),
 ]
 
 

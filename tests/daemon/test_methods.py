@@ -88,6 +88,12 @@ HOUSEHOLD_KK6 = {
 }
 
 
+HOUSEHOLD_KK7 = {
+    "kk": et.KK7, "region": REGION[et.KK7], "status": "active", "kks": et.KKS7, "members": 0,
+    "enrollments": [enr("PKH", "2024-01", None, 123456, "active")],
+}
+
+
 def check_household(res, want, what):
     assert isinstance(res, dict), "%s: result %r, want a map" % (what, res)
     assert set(res) == et.HOUSEHOLD_KEYS, "%s: keys %r, want exactly %r" % (
@@ -124,7 +130,8 @@ def t_household(ctx):
                 ("kk", KK2, HOUSEHOLD_KK2), ("nik", N5, HOUSEHOLD_KK2), ("kks", KKS2, HOUSEHOLD_KK2),
                 ("kk", KK3, HOUSEHOLD_KK3), ("kk", et.KK4, HOUSEHOLD_KK4),
                 ("kk", KK5, HOUSEHOLD_KK5), ("nik", N9, HOUSEHOLD_KK5),
-                ("kk", KK6, HOUSEHOLD_KK6), ("nik", N8, HOUSEHOLD_KK6), ("kks", KKS6, HOUSEHOLD_KK6)):
+                ("kk", KK6, HOUSEHOLD_KK6), ("nik", N8, HOUSEHOLD_KK6), ("kks", KKS6, HOUSEHOLD_KK6),
+                ("kk", et.KK7, HOUSEHOLD_KK7), ("kks", et.KKS7, HOUSEHOLD_KK7)):
             res = c.ok("household", [kind, ident])
             check_household(res, want, "household %s %s" % (kind, ident))
 
