@@ -190,28 +190,36 @@ static int each_card(vctx *v, const MDB_val *k, const MDB_val *d) {
     return 0;
 }
 
-/* Member counts: the sorted member kks merged with the households. */
+/* Member counts: the sorted member kks merged with the households. A
+ * member whose household is missing is reported before the count it
+ * throws off: it is the cause. */
 static int check_member_counts(vctx *v) {
     if (radix_sort(v->mem_kk, v->n_mem, 8, 0) != 0)
         return bad(v, "out of memory");
-    size_t j = 0;
-    for (size_t i = 0; i < v->n_hh; i++) {
-        uint64_t count = 0;
-        if (j < v->n_mem && v->mem_kk[j] < v->hh_kk[i])
-            break; /* a member whose household is missing */
-        while (j < v->n_mem && v->mem_kk[j] == v->hh_kk[i])
-            j++, count++;
-        if (count != v->hh_members[i]) {
+    size_t j = 0, wrong = SIZE_MAX;
+    uint64_t wrong_count = 0;
+    for (size_t i = 0; i <= v->n_hh; i++) {
+        uint64_t kk = i < v->n_hh ? v->hh_kk[i] : UINT64_MAX;
+        if (j < v->n_mem && v->mem_kk[j] < kk) {
             char id[17];
-            elig_format_id16(v->hh_kk[i], id);
-            return bad(v, "household %s: record says %llu members, the nik table has %llu", id,
-                       (unsigned long long)v->hh_members[i], (unsigned long long)count);
+            elig_format_id16(v->mem_kk[j], id);
+            return bad(v, "a member points at household %s, which does not exist", id);
+        }
+        if (i == v->n_hh)
+            break;
+        uint64_t count = 0;
+        while (j < v->n_mem && v->mem_kk[j] == kk)
+            j++, count++;
+        if (count != v->hh_members[i] && wrong == SIZE_MAX) {
+            wrong = i;
+            wrong_count = count;
         }
     }
-    if (j < v->n_mem) {
+    if (wrong != SIZE_MAX) {
         char id[17];
-        elig_format_id16(v->mem_kk[j], id);
-        return bad(v, "a member points at household %s, which does not exist", id);
+        elig_format_id16(v->hh_kk[wrong], id);
+        return bad(v, "household %s: record says %llu members, the nik table has %llu", id,
+                   (unsigned long long)v->hh_members[wrong], (unsigned long long)wrong_count);
     }
     return 0;
 }

@@ -1,0 +1,259 @@
+/* test_verify.c — `elig-snapshot verify` finds damage. Each case copies a
+ * good snapshot, changes one thing through LMDB (so the file stays a valid
+ * LMDB file and only our invariants break) and expects verify to fail
+ * naming the problem. `info` prints the metadata. */
+#include <lmdb.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "elig.h"
+#include "helpers.h"
+#include "record.h"
+#include "verify.h"
+
+#define KE "3201010101010105"
+#define KF "3201010101010106"
+#define KQ "3201010101010199"
+
+static const char *good_hh = HH_HEADER KE ",3201010001,active,6000000000000001,Budi\n" KF ",3201010001,suspended,,\n";
+static const char *good_mem = MEM_HEADER "3201011501900001," KE ",,\n3201015501900002," KE ",deceased,\n"
+                                         "3201011501900003," KF ",,\n";
+static const char *good_enr = ENR_HEADER KE ",PKH,2020-01,2020-06,1,active\n" KE ",PKH,2020-07,,2,active\n" KF
+                                         ",BPNT,2020-01,,3,suspended\n";
+
+static int setup(void **state) {
+    if (tcase_setup(state) != 0)
+        return -1;
+    tcase *t = *state;
+    return build3(t, good_hh, good_mem, good_enr, 0.0, "good") == SNAP_BUILD_OK ? 0 : -1;
+}
+
+static uint64_t id16(const char *s) {
+    uint64_t v;
+    elig_parse_id16(s, 16, &v);
+    return v;
+}
+
+/* A copy of the good snapshot to damage. */
+static const char *copy_snapshot(tcase *t) {
+    size_t len;
+    char *data = slurp(t->out, &len);
+    assert_non_null(data);
+    const char *p = write_file(t, "damaged.mdb", data, (long)len);
+    free(data);
+    return p;
+}
+
+typedef void (*damage_fn)(MDB_txn *txn, MDB_dbi dbi);
+
+/* Opens table name of the file at path read-write and applies fn. */
+static void damage(const char *path, const char *name, unsigned flags, damage_fn fn) {
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, ELIG_DB_MAX), 0);
+    assert_int_equal(mdb_env_open(env, path, MDB_NOSUBDIR | MDB_NOLOCK, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, name, flags, &dbi), 0);
+    fn(txn, dbi);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+static void put_str(MDB_txn *txn, MDB_dbi dbi, const char *k, const char *v) {
+    MDB_val key = {strlen(k), (void *)k}, val = {strlen(v), (void *)v};
+    assert_int_equal(mdb_put(txn, dbi, &key, &val, 0), 0);
+}
+
+static void put_u64(MDB_txn *txn, MDB_dbi dbi, uint64_t k, const void *v, size_t n) {
+    MDB_val key = {8, &k}, val = {n, (void *)v};
+    assert_int_equal(mdb_put(txn, dbi, &key, &val, 0), 0);
+}
+
+/* The value at integer key k, copied into buf; returns its size. */
+static size_t get_u64(MDB_txn *txn, MDB_dbi dbi, uint64_t k, unsigned char *buf, size_t cap) {
+    MDB_val key = {8, &k}, val;
+    assert_int_equal(mdb_get(txn, dbi, &key, &val), 0);
+    assert_true(val.mv_size <= cap);
+    memcpy(buf, val.mv_data, val.mv_size);
+    return val.mv_size;
+}
+
+static void enrollments_count(MDB_txn *txn, MDB_dbi dbi) { put_str(txn, dbi, ELIG_META_ENROLLMENTS, "4"); }
+static void households_count(MDB_txn *txn, MDB_dbi dbi) { put_str(txn, dbi, ELIG_META_HOUSEHOLDS, "3"); }
+static void schema(MDB_txn *txn, MDB_dbi dbi) { put_str(txn, dbi, ELIG_META_SCHEMA, "2"); }
+static void bad_sha(MDB_txn *txn, MDB_dbi dbi) { put_str(txn, dbi, ELIG_META_SHA_MEMBERS, "abc"); }
+static void bad_created(MDB_txn *txn, MDB_dbi dbi) { put_str(txn, dbi, ELIG_META_CREATED, "yesterday"); }
+static void no_id(MDB_txn *txn, MDB_dbi dbi) {
+    MDB_val k = {strlen(ELIG_META_ID), ELIG_META_ID};
+    assert_int_equal(mdb_del(txn, dbi, &k, NULL), 0);
+}
+
+static void member_to_missing_family(MDB_txn *txn, MDB_dbi dbi) {
+    unsigned char v[ELIG_REC_MEMBER];
+    elig_rec_member_put(v, id16(KQ), ELIG_MEMBER_ALIVE);
+    put_u64(txn, dbi, id16("3201011501900003"), v, sizeof v);
+}
+
+static void member_bad_status(MDB_txn *txn, MDB_dbi dbi) {
+    unsigned char v[ELIG_REC_MEMBER];
+    elig_rec_member_put(v, id16(KF), 7);
+    put_u64(txn, dbi, id16("3201011501900003"), v, sizeof v);
+}
+
+static void member_bad_nik(MDB_txn *txn, MDB_dbi dbi) {
+    uint64_t k = id16("3201011501900003");
+    MDB_val key = {8, &k};
+    assert_int_equal(mdb_del(txn, dbi, &key, NULL), 0);
+    unsigned char v[ELIG_REC_MEMBER];
+    elig_rec_member_put(v, id16(KF), ELIG_MEMBER_ALIVE);
+    put_u64(txn, dbi, id16("3201010001900003"), v, sizeof v); /* day 00 */
+}
+
+static void member_count_off(MDB_txn *txn, MDB_dbi dbi) {
+    unsigned char v[512];
+    size_t n = get_u64(txn, dbi, id16(KE), v, sizeof v);
+    elig_rec_hh h;
+    elig_rec_hh_get(v, &h);
+    h.members++;
+    elig_rec_hh_put(v, &h);
+    put_u64(txn, dbi, id16(KE), v, n);
+}
+
+static void truncated_household(MDB_txn *txn, MDB_dbi dbi) {
+    unsigned char v[512];
+    size_t n = get_u64(txn, dbi, id16(KE), v, sizeof v);
+    put_u64(txn, dbi, id16(KE), v, n - 1);
+}
+
+static void bad_household_status(MDB_txn *txn, MDB_dbi dbi) {
+    unsigned char v[512];
+    size_t n = get_u64(txn, dbi, id16(KF), v, sizeof v);
+    v[24] = ELIG_HH_STATUS_COUNT;
+    put_u64(txn, dbi, id16(KF), v, n);
+}
+
+/* KE's two PKH enrollments (2020-01..06, 2020-07..) made to overlap. */
+static void overlapping(MDB_txn *txn, MDB_dbi dbi) {
+    unsigned char v[512];
+    size_t n = get_u64(txn, dbi, id16(KE), v, sizeof v);
+    elig_month m;
+    elig_parse_period("2020-07", 7, &m);
+    elig_wr32(v + ELIG_REC_HH_HEAD + 4, m); /* first one's end */
+    put_u64(txn, dbi, id16(KE), v, n);
+}
+
+static void bad_program(MDB_txn *txn, MDB_dbi dbi) {
+    unsigned char v[512];
+    size_t n = get_u64(txn, dbi, id16(KF), v, sizeof v);
+    v[ELIG_REC_HH_HEAD + ELIG_REC_ENR_HEAD] = 'b'; /* "bPNT" */
+    put_u64(txn, dbi, id16(KF), v, n);
+}
+
+static void card_dropped(MDB_txn *txn, MDB_dbi dbi) {
+    uint64_t k = id16("6000000000000001");
+    MDB_val key = {8, &k};
+    assert_int_equal(mdb_del(txn, dbi, &key, NULL), 0);
+}
+
+static void card_to_other_family(MDB_txn *txn, MDB_dbi dbi) {
+    uint64_t kk = id16(KF);
+    put_u64(txn, dbi, id16("6000000000000001"), &kk, 8);
+}
+
+static void extra_card(MDB_txn *txn, MDB_dbi dbi) {
+    uint64_t kk = id16(KF);
+    put_u64(txn, dbi, id16("6000000000000002"), &kk, 8);
+}
+
+static void good_snapshot_verifies(void **state) {
+    tcase *t = *state;
+    char ok[512], err[1024];
+    assert_int_equal(snap_verify(t->out, ok, sizeof ok, err, sizeof err), 0);
+    assert_string_equal(ok, "OK: snapshot good, 2 households, 3 members, 3 enrollments, 1 kks cards");
+}
+
+static void damage_is_found(void **state) {
+    tcase *t = *state;
+    static const struct {
+        const char *table;
+        unsigned flags;
+        damage_fn fn;
+        const char *want;
+    } cases[] = {
+        {ELIG_DB_META, 0, enrollments_count, "metadata counts"},
+        {ELIG_DB_META, 0, households_count, "do not match"},
+        {ELIG_DB_META, 0, schema, "unknown snapshot schema version 2"},
+        {ELIG_DB_META, 0, bad_sha, "metadata key sha256_members is malformed"},
+        {ELIG_DB_META, 0, bad_created, "creation time 'yesterday'"},
+        {ELIG_DB_META, 0, no_id, "snapshot id"},
+        {ELIG_DB_NIK, MDB_INTEGERKEY, member_to_missing_family, "points at household " KQ ", which does not exist"},
+        {ELIG_DB_NIK, MDB_INTEGERKEY, member_bad_status, "member 3201011501900003: unknown status 7"},
+        {ELIG_DB_NIK, MDB_INTEGERKEY, member_bad_nik, "member key 3201010001900003 is not a valid NIK"},
+        {ELIG_DB_HH, MDB_INTEGERKEY, member_count_off, "household " KE ": record says 3 members, the nik table has 2"},
+        {ELIG_DB_HH, MDB_INTEGERKEY, truncated_household, "household " KE ": malformed record"},
+        {ELIG_DB_HH, MDB_INTEGERKEY, bad_household_status, "household " KF ": malformed record"},
+        {ELIG_DB_HH, MDB_INTEGERKEY, overlapping, "household " KE ": overlapping PKH enrollments"},
+        {ELIG_DB_HH, MDB_INTEGERKEY, bad_program, "household " KF ": enrollment with a malformed programme name"},
+        {ELIG_DB_KKS, MDB_INTEGERKEY, card_dropped, "1 households hold a kks card but the kks table has 0"},
+        {ELIG_DB_KKS, MDB_INTEGERKEY, card_to_other_family, "does not match that household's card"},
+        {ELIG_DB_KKS, MDB_INTEGERKEY, extra_card, "kks 6000000000000002 -> household " KF},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *path = copy_snapshot(t);
+        damage(path, cases[i].table, cases[i].flags, cases[i].fn);
+        char ok[512], err[1024] = "";
+        if (snap_verify(path, ok, sizeof ok, err, sizeof err) == 0)
+            fail_msg("case %zu (%s): verify passed", i, cases[i].want);
+        if (!strstr(err, cases[i].want))
+            fail_msg("case %zu: got '%s', want '%s'", i, err, cases[i].want);
+    }
+}
+
+static void not_a_snapshot(void **state) {
+    tcase *t = *state;
+    char ok[512], err[1024];
+    const char *p = write_file(t, "junk.mdb", "not lmdb at all", -1);
+    assert_int_equal(snap_verify(p, ok, sizeof ok, err, sizeof err), -1);
+    assert_non_null(strstr(err, p));
+    assert_int_equal(snap_verify("/nonexistent.mdb", ok, sizeof ok, err, sizeof err), -1);
+    assert_non_null(strstr(err, "/nonexistent.mdb"));
+}
+
+static void info_prints_metadata(void **state) {
+    tcase *t = *state;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    char err[512];
+    assert_int_equal(snap_info(t->out, f, err, sizeof err), 0);
+    fclose(f);
+    assert_memory_equal(buf,
+                        "schema_version: 1\nsnapshot_id: good\ncreated: 2026-11-27T23:40:00Z\nhouseholds: 2\n"
+                        "members: 3\nenrollments: 3\nsha256_households: ",
+                        strlen("schema_version: 1\nsnapshot_id: good\ncreated: 2026-11-27T23:40:00Z\n"
+                               "households: 2\nmembers: 3\nenrollments: 3\nsha256_households: "));
+    assert_non_null(strstr(buf, "\nsha256_members: "));
+    assert_non_null(strstr(buf, "\nsha256_enrollments: "));
+    free(buf);
+}
+
+int main(void) {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, tcase_teardown)
+    const struct CMUnitTest tests[] = {
+        T(good_snapshot_verifies),
+        T(damage_is_found),
+        T(not_a_snapshot),
+        T(info_prints_metadata),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
