@@ -3,6 +3,7 @@
 never reads is paused, then closed, while the others go on; memory stays
 bounded)."""
 
+import select
 import socket
 import threading
 import time
@@ -266,6 +267,70 @@ def t_slow_reader(ctx):
         d.stop()
 
 
+def t_paused_client_resumes(ctx):
+    # Past --max-output the daemon stops reading from a client, but loses
+    # nothing: when the client reads again every answer arrives, in order
+    # (--output-timeout is long here, so the client is not closed).
+    with ctx.daemon("--max-output", "65536", "--output-timeout", "60", name="paused") as d:
+        batch = [et.case_params(et.CASES[i % len(et.CASES)]) for i in range(1000)]
+        reqs = [et.req(i, "check_batch", [batch]) for i in range(400)]
+        ends = []
+        total = 0
+        for r in reqs:
+            total += len(r)
+            ends.append(total)
+        data = b"".join(reqs)
+        with d.conn() as warm:
+            warm.ok("check_batch", [batch])
+        rss0 = d.rss_kb()
+        c = et.Conn(port=d.port, timeout=20, rcvbuf=4096)
+        c.sock.setblocking(False)
+        off = 0
+        while off < len(data):
+            _, w, _ = select.select([], [c.sock], [], 1.5)
+            if not w:
+                break  # the daemon stopped reading
+            try:
+                off += c.sock.send(data[off:off + 65536])
+            except BlockingIOError:
+                pass
+        assert off < len(data), "the daemon read all %d bytes without the client reading" % len(data)
+        rss_paused = d.rss_kb()
+        with d.conn() as other:
+            assert other.ok("ping", []) == "pong", "another client while one is paused"
+        # Finish the request cut in the middle, then read everything.
+        full = sum(1 for e in ends if e <= off)
+        want = full if off in ends or full == len(reqs) else full + 1
+        c.sock.setblocking(True)
+        c.sock.settimeout(20)
+        rest = data[off:ends[want - 1]] if want > full else b""
+        errors = []
+        th = threading.Thread(target=lambda: rest and _sendall(c.sock, rest, errors), daemon=True)
+        th.start()
+        try:
+            for i in range(want):
+                err, res = c.response(i, timeout=20, what="answer %d of %d after resuming" % (i, want))
+                assert err is None and len(res) == len(batch), "answer %d: %r" % (i, err)
+                for k in (0, 999):
+                    et.check_answer(res[k], et.CASES[k % len(et.CASES)], ctx.snap_id,
+                                    where="request %d item %d" % (i, k))
+            c.expect_silence(0.3, "after the last answer")
+        finally:
+            th.join(20)
+            c.close()
+        assert not errors, "writer: %r" % errors
+        assert rss_paused - rss0 < 24 * 1024, "VmRSS grew by %d kB for one paused client" % (
+            rss_paused - rss0)
+        d.stop()
+
+
+def _sendall(sock, data, errors):
+    try:
+        sock.sendall(data)
+    except OSError as e:
+        errors.append(e)
+
+
 def t_slow_steady_reader_is_served(ctx):
     # A client that reads slowly but keeps reading is never cut off, even
     # with a small --max-output and --output-timeout: it is not stuck.
@@ -311,5 +376,6 @@ def t_slow_steady_reader_is_served(ctx):
 
 if __name__ == "__main__":
     et.main([t_max_message, t_default_max_message, t_max_batch, t_max_connections,
-             t_idle_timeout, t_slow_reader, t_slow_steady_reader_is_served], setup=setup,
+             t_idle_timeout, t_slow_reader, t_paused_client_resumes,
+             t_slow_steady_reader_is_served], setup=setup,
             budget=150)
