@@ -1,5 +1,9 @@
 """daemon_reasons: every reason code of SPEC section 2 on purpose-built data
-(eligetest.CASES, worked out by hand), through check and check_batch."""
+(eligtest.CASES, worked out by hand), through check and check_batch."""
+
+import time
+
+import msgpack
 
 import eligtest as et
 
@@ -91,7 +95,41 @@ def t_amount_follows_covering_enrollment(ctx):
                 y, m = y + 1, 1
 
 
+def raw_response(d, params):
+    """The bytes of the response to one check, and the decoded message."""
+    with d.conn() as c:
+        c.send(et.req(1, "check", params))
+        raw = b""
+        unpacker = msgpack.Unpacker(raw=False)
+        deadline = time.monotonic() + 5
+        while True:
+            c.sock.settimeout(max(0.1, deadline - time.monotonic()))
+            chunk = c.sock.recv(65536)
+            assert chunk, "connection closed before the answer"
+            raw += chunk
+            unpacker.feed(chunk)
+            for m in unpacker:
+                return raw, m
+
+
+def t_amount_is_encoded_uint(ctx):
+    # SPEC 3: amount is a uint. msgpack-python decodes signed and unsigned
+    # formats alike, so look at the bytes: `amount` then a uint (positive
+    # fixint, 0xcc-0xcf), never a signed format (0xd0-0xd3).
+    for params, value in ((["kk", et.KK6, "ABCDEFGHIJ_12345", "2024-01"], 4294967295),
+                          (["kk", et.KK1, "PKH", "2024-01"], et.AMOUNT_A),
+                          (["kk", et.KK1, "PBI", "2024-01"], 0)):
+        raw, m = raw_response(ctx.d, params)
+        assert m[3]["amount"] == value, "amount %r, want %d" % (m[3]["amount"], value)
+        key = b"\xa6amount"
+        i = raw.find(key)
+        assert i >= 0, "no str key 'amount' in %r" % raw
+        tag = raw[i + len(key)]
+        assert tag <= 0x7F or 0xCC <= tag <= 0xCF, \
+            "amount %d encoded with format byte 0x%02x, want a msgpack uint" % (value, tag)
+
+
 if __name__ == "__main__":
     et.main([t_cases_cover_every_reason, t_check_each_case, t_batch_all_cases,
              t_batch_repeats_and_mixes, t_deceased_only_for_nik,
-             t_amount_follows_covering_enrollment], setup=setup)
+             t_amount_follows_covering_enrollment, t_amount_is_encoded_uint], setup=setup)
