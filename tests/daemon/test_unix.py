@@ -2,7 +2,9 @@
 next to TCP."""
 
 import os
+import socket
 import stat
+import subprocess
 
 import eligtest as et
 
@@ -66,8 +68,38 @@ def t_garbage_over_unix(ctx):
 
 def t_stop(ctx):
     ctx.d.stop()
+    assert not os.path.exists(ctx.path), "socket file %s left behind after a clean exit" % ctx.path
+
+
+def t_stale_socket_file_replaced(ctx):
+    # A socket file left by a crashed run does not stop the next start.
+    path = os.path.join(ctx.dir, "stale.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.close()  # the file stays, nobody listens
+    assert os.path.exists(path)
+    with ctx.daemon(unix=path, name="stale") as d:
+        with et.Conn(path=path) as c:
+            assert c.ok("ping", []) == "pong", "serving on a path that held a stale socket"
+        d.stop()
+
+
+def t_regular_file_not_clobbered(ctx):
+    # Anything but a socket at --unix PATH is an error, and is left alone.
+    path = os.path.join(ctx.dir, "precious.txt")
+    with open(path, "w") as f:
+        f.write("keep me\n")
+    p = subprocess.run([et.ELIGD, "--snapshot", ctx.snapshot, "--listen", "127.0.0.1:0",
+                        "--unix", path], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=10)
+    assert p.returncode == 1, "--unix on a regular file: exit %d, want 1; stderr %r" % (
+        p.returncode, p.stderr)
+    assert p.stderr.strip(), "--unix on a regular file: nothing on stderr"
+    with open(path) as f:
+        assert f.read() == "keep me\n", "--unix clobbered the regular file at its path"
 
 
 if __name__ == "__main__":
     et.main([t_socket_file, t_methods_over_unix, t_pipeline_over_unix, t_tcp_and_unix_together,
-             t_garbage_over_unix, t_stop], setup=setup)
+             t_garbage_over_unix, t_stop, t_stale_socket_file_replaced,
+             t_regular_file_not_clobbered], setup=setup)
