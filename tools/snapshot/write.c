@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "builder.h"
@@ -32,10 +34,26 @@ typedef struct {
     size_t errlen;
 } writer;
 
+/* LMDB reports a short write (a full disk, a file size limit) as EIO:
+ * name the likely cause so the operator knows what to fix. */
+static const char *why(const char *path, int rc) {
+    if (rc == MDB_MAP_FULL)
+        return "snapshot larger than its map size (internal estimate too small)";
+    if (rc == EIO || rc == ENOSPC || rc == EFBIG) {
+        struct statvfs fs;
+        if (statvfs(path, &fs) == 0 && (uint64_t)fs.f_bavail * fs.f_frsize < (1u << 20))
+            return "No space left on device (disk full)";
+        struct rlimit lim;
+        struct stat st;
+        if (getrlimit(RLIMIT_FSIZE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY && stat(path, &st) == 0 &&
+            (uint64_t)st.st_size + (1u << 20) >= (uint64_t)lim.rlim_cur)
+            return "File too large (file size limit reached)";
+    }
+    return mdb_strerror(rc);
+}
+
 static int fail(writer *w, const char *what, int rc) {
-    snprintf(w->err, w->errlen, "%s: %s: %s", w->path, what,
-             rc == MDB_MAP_FULL ? "snapshot larger than its map size (internal estimate too small)"
-                                : mdb_strerror(rc));
+    snprintf(w->err, w->errlen, "%s: %s: %s", w->path, what, why(w->path, rc));
     return -1;
 }
 
