@@ -141,6 +141,22 @@ static int open_dbis(elig_snap *s, MDB_txn *txn, const char *path, char *err, si
     return 0;
 }
 
+/* LMDB reads its meta pages with pread but everything else through the map:
+ * a page past the end of a truncated file would be a SIGBUS at the first
+ * lookup. The meta page says how many pages there are; the file must hold
+ * them all. */
+static int check_size(MDB_env *env, const struct stat *st, const char *path, char *err, size_t errlen) {
+    MDB_envinfo info;
+    MDB_stat ms;
+    if (mdb_env_info(env, &info) != 0 || mdb_env_stat(env, &ms) != 0)
+        return fail(err, errlen, ELIG_EIO, "%s: cannot read the LMDB header", path);
+    uint64_t need = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+    if ((uint64_t)st->st_size < need)
+        return fail(err, errlen, ELIG_ECORRUPT, "%s: truncated: %llu bytes, the snapshot needs %llu", path,
+                    (unsigned long long)st->st_size, (unsigned long long)need);
+    return 0;
+}
+
 int elig_snap_open(const char *path, elig_snap **out, char *err, size_t errlen) {
     struct stat st;
     if (stat(path, &st) != 0)
@@ -163,6 +179,8 @@ int elig_snap_open(const char *path, elig_snap **out, char *err, size_t errlen) 
         rc = fail(err, errlen, ELIG_ECORRUPT, "%s: cannot open as LMDB: %s", path, mdb_strerror(rc));
         goto bad;
     }
+    if ((rc = check_size(s->env, &st, path, err, errlen)) != 0)
+        goto bad;
     MDB_txn *txn;
     if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0) {
         rc = fail(err, errlen, ELIG_EIO, "%s: %s", path, mdb_strerror(rc));
