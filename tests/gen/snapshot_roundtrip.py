@@ -110,10 +110,15 @@ def check_raw(d, rejects):
 
 def dirty(gen_bin, snap_bin, work, name, families, ratio):
     d = os.path.join(work, name)
-    rc, _, err = run([gen_bin, "--households", families, "--seed", "12", "--bad-ratio", ratio,
+    # seed 14 puts a head_name with a line break in both datasets, so the
+    # raw/line check below also covers line numbers after a multi-line record
+    rc, _, err = run([gen_bin, "--households", families, "--seed", "14", "--bad-ratio", ratio,
                       "--out", d, "--quiet"])
     if rc != 0:
         fail("elig-gen %s: exit %d: %s" % (name, rc, err))
+    hh = os.path.join(d, "households.csv")
+    if len(physical_lines(hh)) - 1 <= len(records(hh)) + 1:
+        fail("%s: no multi-line record in households.csv; pick another seed" % name)
     snap, rej = os.path.join(work, name + ".mdb"), os.path.join(work, name + ".rejects.csv")
     rc, out, err = build(snap_bin, d, snap, rej, "1")
     if rc != 0:

@@ -560,6 +560,32 @@ static void test_enrollments(void **state) {
     free(buf);
 }
 
+/* --start moves the whole history: nothing starts before it, and from
+ * 2021 BPNT pays its 2020-05 rate throughout. */
+static void test_start_month(void **state) {
+    (void)state;
+    assert_int_equal(run_gen("--households", "2000", "--seed", "5", "--start", "2021-07",
+                             "--out", dir_path("late"), "--quiet", NULL), 0);
+    size_t len;
+    char *buf = slurp(path_in("late", "enrollments.csv"), &len);
+    csv c;
+    csv_init(&c, buf, len);
+    assert_true(csv_next(&c)); /* header */
+    size_t rows = 0, at_start = 0;
+    while (csv_next(&c)) {
+        elig_month start;
+        assert_int_equal(elig_parse_period(c.f[2], c.n[2], &start), 0);
+        assert_true(start >= 2021 * 12 + 6);
+        at_start += start == 2021 * 12 + 6;
+        if (field_is(&c, 1, "BPNT"))
+            assert_true(field_is(&c, 4, "200000"));
+        rows++;
+    }
+    assert_true(rows > 1000 && at_start > rows / 3);
+    free(c.scratch);
+    free(buf);
+}
+
 /* ---- bad rows ------------------------------------------------------------ */
 
 /* The injected rows cover every reject reason of SPEC 1 in the files where
@@ -605,6 +631,7 @@ int main(void) {
         cmocka_unit_test_setup(test_households, setup_shape),
         cmocka_unit_test(test_members),
         cmocka_unit_test(test_enrollments),
+        cmocka_unit_test(test_start_month),
         cmocka_unit_test(test_bad_ratio_covers_every_reason),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
