@@ -101,7 +101,18 @@ static void close_input(snap_input *in) {
     in->fd = -1;
 }
 
-/* Thread body: SHA-256 of each input, read from the same mapping. */
+/* How far the hash thread may run ahead of the parser: pages it reads stay
+ * resident until the parser has used them too (snap_drop_behind). */
+#define HASH_AHEAD (256u << 20)
+
+static void wait_for_parser(snap_builder *b, int f, size_t off) {
+    while (!__atomic_load_n(&b->parse_done, __ATOMIC_ACQUIRE) &&
+           off > __atomic_load_n(&b->in[f].parsed, __ATOMIC_ACQUIRE) + HASH_AHEAD)
+        usleep(1000);
+}
+
+/* Thread body: SHA-256 of each input, read from the same mapping, at most
+ * HASH_AHEAD ahead of the parser. */
 static void *hash_inputs(void *arg) {
     snap_builder *b = arg;
     for (int f = 0; f < SNAP_NFILES; f++) {
@@ -110,8 +121,10 @@ static void *hash_inputs(void *arg) {
         unsigned int n = 0;
         bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
         for (size_t off = 0; ok && off < in->len; off += 1u << 20) {
+            wait_for_parser(b, f, off);
             size_t chunk = in->len - off < (1u << 20) ? in->len - off : (1u << 20);
             ok = EVP_DigestUpdate(ctx, in->buf + off, chunk);
+            __atomic_store_n(&in->hashed, off + chunk, __ATOMIC_RELEASE);
         }
         ok = ok && EVP_DigestFinal_ex(ctx, in->sha256, &n);
         EVP_MD_CTX_free(ctx);
@@ -128,6 +141,20 @@ static void hex(const unsigned char *p, size_t n, char *out) {
         out[2 * i + 1] = digits[p[i] & 15];
     }
     out[2 * n] = '\0';
+}
+
+#define DROP_STEP (64u << 20)
+
+void snap_drop_behind(snap_builder *b, int file, size_t parsed) {
+    snap_input *in = &b->in[file];
+    __atomic_store_n(&in->parsed, parsed, __ATOMIC_RELEASE);
+    size_t hashed = __atomic_load_n(&in->hashed, __ATOMIC_ACQUIRE);
+    size_t upto = parsed < hashed ? parsed : hashed;
+    upto &= ~(size_t)(sysconf(_SC_PAGESIZE) - 1);
+    if (!in->mapped || upto < in->dropped + DROP_STEP)
+        return;
+    madvise((void *)(in->buf + in->dropped), upto - in->dropped, MADV_DONTNEED);
+    in->dropped = upto;
 }
 
 /* ---- publish ------------------------------------------------------------- */
@@ -263,8 +290,17 @@ void snap_stage(const char *name, double *t) {
     if (on && name) {
         struct timespec cpu;
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
-        fprintf(stderr, "elig-snapshot: %-14s %6.2f s (process cpu so far %.2f s)\n", name, now - *t,
-                (double)cpu.tv_sec + (double)cpu.tv_nsec / 1e9);
+        long rss = 0, hwm = 0;
+        FILE *f = fopen("/proc/self/status", "r");
+        char line[256];
+        while (f && fgets(line, sizeof line, f)) {
+            sscanf(line, "VmRSS: %ld", &rss);
+            sscanf(line, "VmHWM: %ld", &hwm);
+        }
+        if (f)
+            fclose(f);
+        fprintf(stderr, "elig-snapshot: %-14s %6.2f s (cpu so far %.2f s, rss %ld MiB, peak %ld MiB)\n", name,
+                now - *t, (double)cpu.tv_sec + (double)cpu.tv_nsec / 1e9, rss >> 10, hwm >> 10);
     }
     *t = now;
 }
@@ -275,8 +311,11 @@ static int run(snap_builder *b, const snap_build_opts *o, snap_build_result *res
     pthread_t hasher;
     bool hashing = pthread_create(&hasher, NULL, hash_inputs, b) == 0;
     int rc = 0;
-    for (int f = 0; f < SNAP_NFILES && rc == 0; f++)
+    for (int f = 0; f < SNAP_NFILES && rc == 0; f++) {
         rc = snap_ingest(b, f, err, errlen);
+        __atomic_store_n(&b->in[f].parsed, b->in[f].len, __ATOMIC_RELEASE);
+    }
+    __atomic_store_n(&b->parse_done, 1, __ATOMIC_RELEASE);
     snap_progress(b, 0, true);
     snap_stage("parse", &t);
     void *hash_failed = (void *)1;

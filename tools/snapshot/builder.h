@@ -91,6 +91,9 @@ typedef struct {
     bool mapped;
     uint64_t read, rejected, accepted;
     unsigned char sha256[32];
+    size_t hashed;  /* bytes hashed so far (atomic: the hash thread writes) */
+    size_t dropped; /* pages before this offset were given back */
+    size_t parsed;  /* parser position (atomic: the hash thread reads) */
 } snap_input;
 
 #define VEC_OF(T)                                                              \
@@ -107,6 +110,7 @@ typedef struct {
     VEC_OF(rej_row) rej;
     VEC_OF(kks_row) kks;
     prog_tab prog;
+    int parse_done; /* atomic: the parser stopped (done or failed) */
     void *scratch; /* sort buffer during resolve */
     size_t scratch_len;
     /* progress */
@@ -134,6 +138,11 @@ double snap_now(void);
 void snap_stage(const char *name, double *t);
 /* Prints the progress line if due (b->progress only). */
 void snap_progress(snap_builder *b, uint64_t file_off, bool final);
+
+/* Gives back the mapped pages of input `file` that both the parser (at
+ * offset `parsed`) and the hash thread are done with, so resident input
+ * stays a window instead of the whole file. */
+void snap_drop_behind(snap_builder *b, int file, size_t parsed);
 
 /* ingest.c: reads one input file's header and rows. 0, or -1 with err. */
 int snap_ingest(snap_builder *b, int file, char *err, size_t errlen);

@@ -328,8 +328,10 @@ int snap_ingest(snap_builder *b, int file, char *err, size_t errlen) {
     int rc;
     while ((rc = csv_next(&r, &rec)) == 1) {
         in->read++;
-        if ((++b->rows & 0xFFFF) == 0)
+        if ((++b->rows & 0xFFFF) == 0) {
             snap_progress(b, rec.offset, false);
+            snap_drop_behind(b, file, rec.offset);
+        }
         if (rec.err != CSV_OK || rec.nfields != width) {
             rc = snap_reject(b, file, rec.offset, SNAP_MALFORMED_ROW);
         } else {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -62,11 +63,16 @@ static void write_file_rows(FILE *f, const snap_input *in, const rej_row *rej, s
     csv_init(&r, in->buf, in->len);
     csv_set_max_fields(&r, 1);
     uint64_t line = 1;
-    size_t at = 0;
+    size_t at = 0, dropped = 0;
     for (size_t i = 0; i < n; i++) {
         size_t off = (size_t)(rej[i].key & ((UINT64_C(1) << 56) - 1));
         line += newlines(in->buf + at, off - at);
         at = off;
+        size_t page_end = off & ~(size_t)4095;
+        if (in->mapped && page_end >= dropped + (64u << 20)) { /* keep a window resident */
+            madvise((void *)(in->buf + dropped), page_end - dropped, MADV_DONTNEED);
+            dropped = page_end;
+        }
         csv_record rec;
         csv_seek(&r, off, line);
         if (csv_next(&r, &rec) != 1) /* cannot happen: the row was read before */
@@ -77,6 +83,8 @@ static void write_file_rows(FILE *f, const snap_input *in, const rej_row *rej, s
         putc('\n', f);
     }
     csv_free(&r);
+    if (in->mapped) /* re-read for the line numbers: give the pages back */
+        madvise((void *)in->buf, in->len, MADV_DONTNEED);
 }
 
 int snap_write_rejects(snap_builder *b, const char *path, char *err, size_t errlen) {
