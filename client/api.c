@@ -138,6 +138,10 @@ int eligc_check_batch(eligc_conn *c, const eligc_query *q, size_t n, eligc_answe
         while (sending && sent < n && eligc_pending(c) < 64) {
             size_t k = n - sent < chunk ? n - sent : chunk;
             if ((rc = send_batch(c, q + sent, k, sent))) {
+                if (rc == ELIGC_EFULL) { /* max_pending below 64: collect first */
+                    rc = 0;
+                    break;
+                }
                 sending = false;
                 break;
             }

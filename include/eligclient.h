@@ -114,7 +114,9 @@ typedef struct {
     const char *const *servers;
     size_t n_servers;
     int connect_timeout_ms; /* per connection attempt; default 2000 */
-    int request_timeout_ms; /* longest wait for one answer; default 5000 */
+    /* Longest wait for an answer without progress (an answer arriving or
+     * request bytes being written); default 5000. */
+    int request_timeout_ms;
     /* Most requests queued without an answer collected; eligc_send_* gives
      * ELIGC_EFULL past it. Default 65536. */
     size_t max_pending;

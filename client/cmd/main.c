@@ -15,6 +15,8 @@
 typedef struct {
     const char **servers;
     size_t n_servers;
+    char **owned; /* "unix:PATH" strings made for --unix */
+    size_t n_owned;
     double timeout_s;
     bool json, exit_status, quiet;
     size_t pipeline, batch_size;
@@ -91,8 +93,22 @@ static int add_unix(cli *o, const char *path) {
         exit(EXIT_FAIL);
     }
     snprintf(s, n, "unix:%s", path);
-    add_server(o, s); /* lives until exit */
+    char **p = realloc(o->owned, (o->n_owned + 1) * sizeof *p);
+    if (!p) {
+        fputs("elig: out of memory\n", stderr);
+        exit(EXIT_FAIL);
+    }
+    o->owned = p;
+    o->owned[o->n_owned++] = s;
+    add_server(o, s);
     return 0;
+}
+
+static void cli_free(cli *o) {
+    for (size_t i = 0; i < o->n_owned; i++)
+        free(o->owned[i]);
+    free(o->owned);
+    free(o->servers);
 }
 
 static int parse_count(const char *arg, size_t max, size_t *out) {
@@ -313,8 +329,10 @@ int main(int argc, char **argv) {
     cli o = {.timeout_s = DEFAULT_TIMEOUT_S, .pipeline = DEFAULT_PIPELINE,
              .batch_size = DEFAULT_BATCH_SIZE};
     int at = parse_options(argc, argv, &o);
-    if (at < 0)
+    if (at < 0) {
+        cli_free(&o);
         return at == -1 ? EXIT_OK : EXIT_USAGE;
+    }
     const char *cmd = argv[at];
     char **args = argv + at + 1;
     int nargs = argc - at - 1;
@@ -340,6 +358,6 @@ int main(int argc, char **argv) {
         }
     }
     eligc_close(c);
-    free(o.servers);
+    cli_free(&o);
     return status;
 }

@@ -134,10 +134,11 @@ static int handle(fake_server *f, int fd, const msgpack_object *req, unsigned *o
         msgpack_sbuffer_destroy(&sb);
         return -1;
     }
+    /* Counted before the write: once the client has the answer, the
+     * count includes it. */
+    atomic_fetch_add(&f->answered, 1);
     int ok = write_all(f, fd, sb.data, sb.size) == 0;
     msgpack_sbuffer_destroy(&sb);
-    if (ok)
-        atomic_fetch_add(&f->answered, 1);
     (*on_conn)++;
     if (f->cfg.close_every && *on_conn % f->cfg.close_every == 0)
         return 0;

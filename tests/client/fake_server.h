@@ -43,7 +43,7 @@ typedef struct {
 fake_server *fake_start(const fake_config *cfg);
 /* "127.0.0.1:PORT" or "unix:PATH", valid while the server lives. */
 const char *fake_addr(const fake_server *f);
-/* Requests answered so far (each check_batch counts once). */
+/* Answers written so far (each check_batch counts once). */
 unsigned fake_answered(fake_server *f);
 /* Requests read so far. */
 unsigned fake_received(fake_server *f);

@@ -428,6 +428,15 @@ static void test_bad_arguments(void **state) {
         assert_int_equal(eligc_recv_check(c, &a), 0);
         assert_answer(&a, i, "A");
     }
+    /* A synchronous batch of 7 chunks with only 4 allowed in flight. */
+    eligc_query many[20];
+    eligc_answer many_out[20];
+    for (size_t i = 0; i < 20; i++)
+        many[i] = query(100 + i);
+    assert_int_equal(eligc_check_batch(c, many, 20, many_out), 0);
+    for (size_t i = 0; i < 20; i++)
+        assert_answer(&many_out[i], 100 + i, "A");
+    assert_int_equal(eligc_pending(c), 0);
     eligc_close(c);
 
     /* Options: a malformed server, or a struct not set up by init. */
