@@ -30,6 +30,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 #define FLUSH_AT (64 * 1024)        /* write once this much is queued */
 #define READ_CHUNK (64 * 1024)      /* room made before each read */
 #define IN_LIMIT (64 * 1024 * 1024) /* framed answers held, beyond max_message */
@@ -143,7 +146,7 @@ static const char *server_syntax(const char *s) {
 }
 
 static int copy_servers(eligc_conn *c, const eligc_options *opt) {
-    static const char *const dflt[] = {ELIG_WIRE_DEFAULT_HOST ":7420"};
+    static const char *const dflt[] = {ELIG_WIRE_DEFAULT_HOST ":" STR(ELIG_WIRE_DEFAULT_PORT)};
     const char *const *list = opt->n_servers ? opt->servers : dflt;
     size_t n = opt->n_servers ? opt->n_servers : 1;
     if (!list)

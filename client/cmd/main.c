@@ -8,6 +8,9 @@
 
 #include "cmd.h"
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 #define DEFAULT_TIMEOUT_S 5.0
 #define DEFAULT_PIPELINE 64
 #define DEFAULT_BATCH_SIZE 256
@@ -43,7 +46,7 @@ static void usage(FILE *f) {
         "Options:\n"
         "  --server HOST:PORT   server to ask; repeat it or give a comma list for\n"
         "                       fallback servers, tried in order\n"
-        "                       (default 127.0.0.1:7420)\n"
+        "                       (default " ELIG_WIRE_DEFAULT_HOST ":" STR(ELIG_WIRE_DEFAULT_PORT) ")\n"
         "  --unix PATH          a server's Unix socket (a server in the same list)\n"
         "  --timeout SECONDS    connect timeout and longest wait for an answer\n"
         "                       (default %g)\n"

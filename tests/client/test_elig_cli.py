@@ -235,6 +235,39 @@ class CliTest(unittest.TestCase):
                 self.assertEqual(out[i + 1], self.expected_row("kk", ids[i], "PKH", "2026-11"))
             self.assertEqual([line.split(",")[1] for line in out[1:]], ids)
 
+    def test_batch_progress_only_on_a_terminal(self):
+        import pty
+        src = "".join("kk,%016d,PKH,2026-11\n" % (3171000000000000 + i) for i in range(40000))
+        path = os.path.join(self.tmp, "p.csv")
+        with open(path, "w") as f:
+            f.write(src)
+        master, slave = pty.openpty()
+        try:
+            p = subprocess.run([ELIG, self.srv(), "batch", path, "--pipeline", "2",
+                                "--batch-size", "1"], stdout=subprocess.DEVNULL,
+                               stderr=slave, timeout=60)
+            os.close(slave)
+            slave = -1
+            err = b""
+            while True:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # EIO: the other side is closed
+                    break
+                if not chunk:
+                    break
+                err += chunk
+        finally:
+            os.close(master)
+            if slave >= 0:
+                os.close(slave)
+        self.assertEqual(p.returncode, 0)
+        self.assertIn(b"\r\x1b[K", err)  # the progress line is cleared at the end
+        self.assertIn(b"elig: batch: 40000 rows in", err)
+        r = elig(self.srv(), "batch", path, "--pipeline", "2", "--batch-size", "1")
+        self.assertNotIn("\r", r.stderr)
+        self.assertEqual(len(r.stderr.splitlines()), 1)
+
     def test_batch_missing_header_column(self):
         r = elig(self.srv(), "batch", stdin="kind,id,program\nnik,3171000000000001,PKH\n")
         self.assertEqual(r.returncode, 1)
