@@ -333,6 +333,8 @@ static int run(snap_builder *b, const snap_build_opts *o, snap_build_result *res
     for (int f = 0; f < SNAP_NFILES; f++) /* parsed and hashed: let the pages go */
         if (b->in[f].mapped)
             madvise((void *)b->in[f].buf, b->in[f].len, MADV_DONTNEED);
+    if (b->progress)
+        fprintf(stderr, "elig-snapshot: checking duplicates, families and overlaps\n");
     if (snap_resolve(b, err, errlen) != 0)
         return SNAP_BUILD_ERROR;
     snap_stage("resolve", &t);
@@ -345,6 +347,8 @@ static int run(snap_builder *b, const snap_build_opts *o, snap_build_result *res
     snap_meta_out m;
     fill_meta(b, o, &m);
     snprintf(res->id, sizeof res->id, "%s", m.id);
+    if (b->progress)
+        fprintf(stderr, "elig-snapshot: writing and syncing the snapshot\n");
     rc = publish(b, o, &m, err, errlen);
     snap_stage("write+publish", &t);
     return rc == 0 ? SNAP_BUILD_OK : SNAP_BUILD_ERROR;
