@@ -137,7 +137,8 @@ ELIGC_API void eligc_options_init(eligc_options *opt);
  * fall back on, its queue of pipelined requests and its last error. */
 typedef struct eligc_conn eligc_conn;
 
-/* Creates a handle and connects to the first server that accepts.
+/* Creates a handle and connects to the first server that accepts. opt may
+ * be NULL for the defaults of eligc_options_init.
  *
  * Returns 0, or:
  *   ELIGC_ENOMEM   *out is NULL.

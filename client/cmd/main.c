@@ -14,6 +14,7 @@
 #define DEFAULT_TIMEOUT_S 5.0
 #define DEFAULT_PIPELINE 64
 #define DEFAULT_BATCH_SIZE 256
+#define MAX_IN_FLIGHT 4000000 /* rows held for a batch's pipeline */
 
 typedef struct {
     const char **servers;
@@ -180,6 +181,8 @@ static int parse_options(int argc, char **argv, cli *o) {
             return usage_error("unknown option or missing value: %s", argv[optind - 1]), -2;
         }
     }
+    if (o->pipeline * o->batch_size > MAX_IN_FLIGHT)
+        return usage_error("%s", "--pipeline times --batch-size is over 4000000 rows in flight"), -2;
     if (optind >= argc)
         return usage_error("%s", "no command given"), -2;
     return optind;

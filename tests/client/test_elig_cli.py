@@ -102,6 +102,7 @@ class CliTest(unittest.TestCase):
             ["--server", "localhost", "ping"],
             ["--pipeline", "0", "batch"],
             ["--batch-size", "10001", "batch"],
+            ["--batch-size", "10000", "--pipeline", "401", "batch"],
             ["household", "kk"],
             ["household", "kk", "12"],
         ]
