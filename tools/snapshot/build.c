@@ -233,13 +233,14 @@ static void fill_meta(snap_builder *b, const snap_build_opts *o, snap_meta_out *
         /* time, then a digest of the three input digests */
         unsigned char d[32];
         unsigned int n;
-        char all[3 * 64 + 1];
-        snprintf(all, sizeof all, "%s%s%s", m->sha[0], m->sha[1], m->sha[2]);
-        EVP_Digest(all, strlen(all), d, &n, EVP_sha256(), NULL);
-        char h[65], stamp[20];
+        char all[3 * 64];
+        for (int f = 0; f < SNAP_NFILES; f++)
+            memcpy(all + 64 * f, m->sha[f], 64);
+        EVP_Digest(all, sizeof all, d, &n, EVP_sha256(), NULL);
+        char h[9];
         hex(d, 4, h);
-        strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-        snprintf(m->id, sizeof m->id, "%s-%s", stamp, h);
+        size_t len = strftime(m->id, sizeof m->id, "%Y%m%dT%H%M%SZ-", &tm);
+        memcpy(m->id + len, h, sizeof h);
     }
     m->households = b->in[SNAP_HOUSEHOLDS].accepted;
     m->members = b->in[SNAP_MEMBERS].accepted;
