@@ -5,7 +5,10 @@ build consumer/consumer.c against the installed copy twice, through
 pkg-config and through find_package (shared and static), and run each
 against a live eligd.
 
-usage: test_install.py BUILD_DIR LIBDIR SONAME_VERSION CC"""
+usage: test_install.py BUILD_DIR LIBDIR SONAME_VERSION CC [SANITIZER_FLAGS]
+
+In a sanitizer build the installed library is instrumented, so the
+consumers are built with the same -fsanitize flags (SANITIZER_FLAGS)."""
 import os
 import subprocess
 import sys
@@ -14,6 +17,7 @@ import unittest
 import livetest as lt
 
 BUILD = LIBDIR = SOVERSION = CC = None
+SAN = []
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -76,7 +80,7 @@ class InstallTest(unittest.TestCase):
         self.assertEqual(run(["pkg-config", "--modversion", "eligclient"], env=env).strip(),
                          run([os.path.join(self.prefix, "bin/elig"), "--version"]).split()[1])
         exe = os.path.join(self.tmp.name, "consumer_pc")
-        run([CC, os.path.join(HERE, "consumer", "consumer.c"), "-o", exe, *flags])
+        run([CC, *SAN, os.path.join(HERE, "consumer", "consumer.c"), "-o", exe, *flags])
         # Without the installed directory on the search path it cannot load:
         # the library it links is the installed one, not the build tree's.
         r = subprocess.run([exe, self.d.addr], capture_output=True, text=True, timeout=30,
@@ -87,7 +91,7 @@ class InstallTest(unittest.TestCase):
         exe_s = os.path.join(self.tmp.name, "consumer_pc_static")
         cflags = run(["pkg-config", "--cflags", "eligclient"], env=env).split()
         libs = run(["pkg-config", "--static", "--libs-only-L", "eligclient"], env=env).split()
-        run([CC, os.path.join(HERE, "consumer", "consumer.c"), "-o", exe_s, *cflags, *libs,
+        run([CC, *SAN, os.path.join(HERE, "consumer", "consumer.c"), "-o", exe_s, *cflags, *libs,
              "-Wl,-Bstatic", "-leligclient", "-Wl,-Bdynamic"])
         self.assertNotIn("libeligclient", run(["ldd", exe_s]))
         self.expect_output(exe_s)
@@ -95,7 +99,8 @@ class InstallTest(unittest.TestCase):
     def test_find_package_consumer(self):
         b = os.path.join(self.tmp.name, "consumer-build")
         run(["cmake", "-S", os.path.join(HERE, "consumer"), "-B", b,
-             "-DCMAKE_PREFIX_PATH=" + self.prefix, "-DCMAKE_C_COMPILER=" + CC])
+             "-DCMAKE_PREFIX_PATH=" + self.prefix, "-DCMAKE_C_COMPILER=" + CC,
+             "-DCMAKE_C_FLAGS=" + " ".join(SAN), "-DCMAKE_EXE_LINKER_FLAGS=" + " ".join(SAN)])
         run(["cmake", "--build", b])
         exe = os.path.join(b, "consumer")
         ldd = run(["ldd", exe])
@@ -108,5 +113,8 @@ class InstallTest(unittest.TestCase):
 
 if __name__ == "__main__":
     BUILD, LIBDIR, SOVERSION, CC = sys.argv[1:5]
+    if len(sys.argv) > 5:
+        SAN = sys.argv[5].split()
+        del sys.argv[5]
     del sys.argv[1:5]
     unittest.main(verbosity=2)
