@@ -93,7 +93,7 @@ bool elig_valid_utf8(const char *s, size_t n);
  * NUL-terminated copies owned by the elig_snap. */
 typedef struct {
     uint32_t schema_version;
-    char id[65];      /* the value every answer's `snapshot` carries */
+    char id[ELIG_WIRE_SNAPSHOT_ID_MAX + 1]; /* the value every answer's `snapshot` carries */
     char created[32]; /* RFC 3339, UTC, e.g. 2026-11-27T23:40:00Z */
     uint64_t households, members, enrollments;
     char sha256_households[65], sha256_members[65], sha256_enrollments[65];

@@ -19,6 +19,7 @@
 #define ELIG_WIRE_MAX_MESSAGE (1024 * 1024) /* default message limit */
 #define ELIG_WIRE_ID_LEN 16                 /* nik, kk, kks: 16 digits */
 #define ELIG_WIRE_PROGRAM_MAX 16            /* 1-16 chars of A-Z 0-9 _ */
+#define ELIG_WIRE_SNAPSHOT_ID_MAX 64        /* snapshot ids: 1-64 chars of A-Za-z0-9._:- */
 
 /* msgpack-RPC message types. */
 enum {
