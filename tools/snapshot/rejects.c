@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -63,12 +64,12 @@ static void write_file_rows(FILE *f, const snap_input *in, const rej_row *rej, s
     csv_init(&r, in->buf, in->len);
     csv_set_max_fields(&r, 1);
     uint64_t line = 1;
-    size_t at = 0, dropped = 0;
+    size_t at = 0, dropped = 0, page = (size_t)sysconf(_SC_PAGESIZE);
     for (size_t i = 0; i < n; i++) {
         size_t off = (size_t)(rej[i].key & ((UINT64_C(1) << 56) - 1));
         line += newlines(in->buf + at, off - at);
         at = off;
-        size_t page_end = off & ~(size_t)4095;
+        size_t page_end = off & ~(page - 1);
         if (in->mapped && page_end >= dropped + (64u << 20)) { /* keep a window resident */
             madvise((void *)(in->buf + dropped), page_end - dropped, MADV_DONTNEED);
             dropped = page_end;
