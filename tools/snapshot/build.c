@@ -45,7 +45,7 @@ double snap_now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-void snap_progress(snap_builder *b, uint64_t file_off, bool final) {
+void snap_progress(snap_builder *b, bool final) {
     if (!b->progress)
         return;
     double now = snap_now();
@@ -53,9 +53,12 @@ void snap_progress(snap_builder *b, uint64_t file_off, bool final) {
         return;
     b->t_last = now;
     double secs = now - b->t_start > 1e-9 ? now - b->t_start : 1e-9;
-    double pct = b->total_bytes ? 100.0 * (double)(b->done_bytes + file_off) / (double)b->total_bytes : 100.0;
-    fprintf(stderr, "\relig-snapshot: %llu rows, %.0f rows/s, %.0f%% of input ", (unsigned long long)b->rows,
-            (double)b->rows / secs, pct > 100 ? 100 : pct);
+    uint64_t done = 0, rows = __atomic_load_n(&b->rows, __ATOMIC_RELAXED);
+    for (int f = 0; f < SNAP_NFILES; f++)
+        done += __atomic_load_n(&b->in[f].parsed, __ATOMIC_RELAXED);
+    double pct = b->total_bytes ? 100.0 * (double)done / (double)b->total_bytes : 100.0;
+    fprintf(stderr, "\relig-snapshot: %llu rows, %.0f rows/s, %.0f%% of input ", (unsigned long long)rows,
+            (double)rows / secs, pct > 100 ? 100 : pct);
     if (final)
         fputc('\n', stderr);
 }
@@ -101,37 +104,55 @@ static void close_input(snap_input *in) {
     in->fd = -1;
 }
 
-/* How far the hash thread may run ahead of the parser: pages it reads stay
+/* How far the hash thread may run ahead of a parser: pages it reads stay
  * resident until the parser has used them too (snap_drop_behind). */
 #define HASH_AHEAD (256u << 20)
+#define HASH_CHUNK (1u << 20)
 
-static void wait_for_parser(snap_builder *b, int f, size_t off) {
-    while (!__atomic_load_n(&b->parse_done, __ATOMIC_ACQUIRE) &&
-           off > __atomic_load_n(&b->in[f].parsed, __ATOMIC_ACQUIRE) + HASH_AHEAD)
-        usleep(1000);
+/* Hashes the next chunk of input f if the parser lets it; true if it did. */
+static bool hash_step(snap_builder *b, int f, EVP_MD_CTX *ctx, bool *ok) {
+    snap_input *in = &b->in[f];
+    size_t off = in->hashed;
+    if (off >= in->len)
+        return false;
+    if (!__atomic_load_n(&b->parse_done, __ATOMIC_ACQUIRE) &&
+        off > __atomic_load_n(&in->parsed, __ATOMIC_ACQUIRE) + HASH_AHEAD)
+        return false;
+    size_t chunk = in->len - off < HASH_CHUNK ? in->len - off : HASH_CHUNK;
+    *ok = *ok && EVP_DigestUpdate(ctx, in->buf + off, chunk);
+    __atomic_store_n(&in->hashed, off + chunk, __ATOMIC_RELEASE);
+    return true;
 }
 
-/* Thread body: SHA-256 of each input, read from the same mapping, at most
- * HASH_AHEAD ahead of the parser. */
+/* Thread body: SHA-256 of the inputs, read from the same mappings, each at
+ * most HASH_AHEAD ahead of its parser (the files are parsed in parallel, so
+ * they are hashed round-robin). Returns NULL, or non-NULL on failure. */
 static void *hash_inputs(void *arg) {
     snap_builder *b = arg;
+    EVP_MD_CTX *ctx[SNAP_NFILES];
+    bool ok = true;
     for (int f = 0; f < SNAP_NFILES; f++) {
-        snap_input *in = &b->in[f];
-        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-        unsigned int n = 0;
-        bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-        for (size_t off = 0; ok && off < in->len; off += 1u << 20) {
-            wait_for_parser(b, f, off);
-            size_t chunk = in->len - off < (1u << 20) ? in->len - off : (1u << 20);
-            ok = EVP_DigestUpdate(ctx, in->buf + off, chunk);
-            __atomic_store_n(&in->hashed, off + chunk, __ATOMIC_RELEASE);
-        }
-        ok = ok && EVP_DigestFinal_ex(ctx, in->sha256, &n);
-        EVP_MD_CTX_free(ctx);
-        if (!ok)
-            return (void *)1;
+        ctx[f] = EVP_MD_CTX_new();
+        ok = ok && ctx[f] && EVP_DigestInit_ex(ctx[f], EVP_sha256(), NULL);
     }
-    return NULL;
+    for (;;) {
+        bool moved = false, done = true;
+        for (int f = 0; ok && f < SNAP_NFILES; f++) {
+            while (ok && hash_step(b, f, ctx[f], &ok))
+                moved = true;
+            done &= b->in[f].hashed >= b->in[f].len;
+        }
+        if (!ok || done)
+            break;
+        if (!moved)
+            usleep(1000);
+    }
+    for (int f = 0; f < SNAP_NFILES; f++) {
+        unsigned int n = 0;
+        ok = ok && EVP_DigestFinal_ex(ctx[f], b->in[f].sha256, &n);
+        EVP_MD_CTX_free(ctx[f]);
+    }
+    return ok ? NULL : (void *)1;
 }
 
 static void hex(const unsigned char *p, size_t n, char *out) {
@@ -253,7 +274,8 @@ static void free_builder(snap_builder *b) {
     VEC_FREE(b->hh);
     VEC_FREE(b->mem);
     VEC_FREE(b->enr);
-    VEC_FREE(b->rej);
+    for (int f = 0; f < SNAP_NFILES; f++)
+        VEC_FREE(b->rej[f]);
     VEC_FREE(b->kks);
     big_free(b->scratch, b->scratch_len);
     prog_free(&b->prog);
@@ -306,18 +328,51 @@ void snap_stage(const char *name, double *t) {
     *t = now;
 }
 
+typedef struct {
+    snap_builder *b;
+    int file, rc;
+    char err[1024];
+} parse_job;
+
+static void *parse_thread(void *arg) {
+    parse_job *j = arg;
+    j->rc = snap_ingest(j->b, j->file, false, j->err, sizeof j->err);
+    __atomic_store_n(&j->b->in[j->file].parsed, j->b->in[j->file].len, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+/* Parses the three files: members.csv (the largest) in a thread of its
+ * own, households.csv then enrollments.csv here. On failure err names the
+ * first failing file in households, members, enrollments order. */
+static int parse_all(snap_builder *b, char *err, size_t errlen) {
+    parse_job mem = {.b = b, .file = SNAP_MEMBERS};
+    pthread_t th;
+    bool threaded = pthread_create(&th, NULL, parse_thread, &mem) == 0;
+    int rc = snap_ingest(b, SNAP_HOUSEHOLDS, true, err, errlen);
+    __atomic_store_n(&b->in[SNAP_HOUSEHOLDS].parsed, b->in[SNAP_HOUSEHOLDS].len, __ATOMIC_RELEASE);
+    int rc_enr = rc == 0 ? snap_ingest(b, SNAP_ENROLLMENTS, true, err, errlen) : 0;
+    __atomic_store_n(&b->in[SNAP_ENROLLMENTS].parsed, b->in[SNAP_ENROLLMENTS].len, __ATOMIC_RELEASE);
+    if (threaded)
+        pthread_join(th, NULL);
+    else
+        parse_thread(&mem);
+    if (rc != 0)
+        return rc;
+    if (mem.rc != 0) {
+        snprintf(err, errlen, "%s", mem.err);
+        return mem.rc;
+    }
+    return rc_enr;
+}
+
 /* Everything between opening the inputs and publishing. */
 static int run(snap_builder *b, const snap_build_opts *o, snap_build_result *res, char *err, size_t errlen) {
     double t = snap_now();
     pthread_t hasher;
     bool hashing = pthread_create(&hasher, NULL, hash_inputs, b) == 0;
-    int rc = 0;
-    for (int f = 0; f < SNAP_NFILES && rc == 0; f++) {
-        rc = snap_ingest(b, f, err, errlen);
-        __atomic_store_n(&b->in[f].parsed, b->in[f].len, __ATOMIC_RELEASE);
-    }
+    int rc = parse_all(b, err, errlen);
     __atomic_store_n(&b->parse_done, 1, __ATOMIC_RELEASE);
-    snap_progress(b, 0, true);
+    snap_progress(b, true);
     snap_stage("parse", &t);
     void *hash_failed = (void *)1;
     if (hashing)

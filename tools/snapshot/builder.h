@@ -107,7 +107,7 @@ typedef struct {
     VEC_OF(hh_row) hh;
     VEC_OF(mem_row) mem;
     VEC_OF(enr_row) enr;
-    VEC_OF(rej_row) rej;
+    VEC_OF(rej_row) rej[SNAP_NFILES]; /* per file: files are parsed in parallel */
     VEC_OF(kks_row) kks;
     prog_tab prog;
     int parse_done; /* atomic: the parser stopped (done or failed) */
@@ -115,7 +115,7 @@ typedef struct {
     size_t scratch_len;
     /* progress */
     bool progress;
-    uint64_t total_bytes, done_bytes, rows;
+    uint64_t total_bytes, rows; /* rows: atomic, both parser threads add */
     double t_start, t_last;
 } snap_builder;
 
@@ -136,16 +136,18 @@ double snap_now(void);
  * long the stage `name` took since *t, then sets *t to now: the stage
  * figures in docs/SNAPSHOT.md come from it. */
 void snap_stage(const char *name, double *t);
-/* Prints the progress line if due (b->progress only). */
-void snap_progress(snap_builder *b, uint64_t file_off, bool final);
+/* Prints the progress line if due (b->progress only); main thread only. */
+void snap_progress(snap_builder *b, bool final);
 
 /* Gives back the mapped pages of input `file` that both the parser (at
  * offset `parsed`) and the hash thread are done with, so resident input
  * stays a window instead of the whole file. */
 void snap_drop_behind(snap_builder *b, int file, size_t parsed);
 
-/* ingest.c: reads one input file's header and rows. 0, or -1 with err. */
-int snap_ingest(snap_builder *b, int file, char *err, size_t errlen);
+/* ingest.c: reads one input file's header and rows. 0, or -1 with err.
+ * Touches only that file's state, so files may be read in parallel; prints
+ * progress only if print_progress. */
+int snap_ingest(snap_builder *b, int file, bool print_progress, char *err, size_t errlen);
 
 /* prog_tab */
 void prog_free(prog_tab *t);
@@ -154,7 +156,8 @@ void prog_free(prog_tab *t);
  * nik, enr by (kk, program, start) and fills kks (by kks). 0 or -1. */
 int snap_resolve(snap_builder *b, char *err, size_t errlen);
 
-/* rejects.c: writes the rejects file (sorted rej). 0 or -1 with err. */
+/* rejects.c: sorts each file's rejects and writes the rejects file. 0 or
+ * -1 with err. */
 int snap_write_rejects(snap_builder *b, const char *path, char *err, size_t errlen);
 
 /* write.c: the metadata strings, in the order they are stored. */

@@ -48,7 +48,7 @@ int vec_reserve_(void **v, size_t *cap, size_t n, size_t size) {
 }
 
 int snap_reject(snap_builder *b, int file, uint64_t off, snap_reason why) {
-    rej_row *r = VEC_PUSH_SLOT(b->rej);
+    rej_row *r = VEC_PUSH_SLOT(b->rej[file]);
     if (!r)
         return -1;
     r->key = (uint64_t)file << 56 | off;
@@ -312,7 +312,7 @@ static int take_row(snap_builder *b, int file, const csv_field *f, uint64_t off)
     return why == SNAP_OK ? 0 : snap_reject(b, file, off, why);
 }
 
-int snap_ingest(snap_builder *b, int file, char *err, size_t errlen) {
+int snap_ingest(snap_builder *b, int file, bool print_progress, char *err, size_t errlen) {
     snap_input *in = &b->in[file];
     csv_reader r;
     csv_init(&r, in->buf, in->len);
@@ -328,9 +328,11 @@ int snap_ingest(snap_builder *b, int file, char *err, size_t errlen) {
     int rc;
     while ((rc = csv_next(&r, &rec)) == 1) {
         in->read++;
-        if ((++b->rows & 0xFFFF) == 0) {
-            snap_progress(b, rec.offset, false);
+        if ((in->read & 0xFFFF) == 0) {
+            __atomic_fetch_add(&b->rows, 0x10000, __ATOMIC_RELAXED);
             snap_drop_behind(b, file, rec.offset);
+            if (print_progress)
+                snap_progress(b, false);
         }
         if (rec.err != CSV_OK || rec.nfields != width) {
             rc = snap_reject(b, file, rec.offset, SNAP_MALFORMED_ROW);
@@ -342,7 +344,7 @@ int snap_ingest(snap_builder *b, int file, char *err, size_t errlen) {
             break;
     }
     csv_free(&r);
-    b->done_bytes += in->len;
+    __atomic_fetch_add(&b->rows, in->read & 0xFFFF, __ATOMIC_RELAXED);
     if (rc != 0) {
         snprintf(err, errlen, "%s: out of memory", in->path);
         return -1;
