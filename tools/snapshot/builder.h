@@ -149,7 +149,7 @@ void snap_drop_behind(snap_builder *b, int file, size_t parsed);
  * progress only if print_progress. */
 int snap_ingest(snap_builder *b, int file, bool print_progress, char *err, size_t errlen);
 
-/* prog_tab */
+/* Frees the programme table. */
 void prog_free(prog_tab *t);
 
 /* resolve.c: the cross-row rules, in SPEC order. Sorts hh by kk, mem by
