@@ -757,6 +757,24 @@ static void default_rejects_path(void **state) {
     free(got);
 }
 
+/* --out or --rejects naming an input would destroy it: refused. */
+static void output_over_input_refused(void **state) {
+    tcase *t = *state;
+    write_file(t, "households.csv", HH_HEADER, -1);
+    write_file(t, "members.csv", MEM_HEADER, -1);
+    write_file(t, "enrollments.csv", ENR_HEADER, -1);
+    snap_build_opts o = {.input = {t->path[0], t->path[1], t->path[2]}, .out = t->path[1], .rejects = t->rejects};
+    assert_int_equal(snap_build(&o, &t->res, t->err, sizeof t->err), SNAP_BUILD_ERROR);
+    assert_non_null(strstr(t->err, "refusing to overwrite it"));
+    o.out = t->out;
+    o.rejects = t->path[2];
+    assert_int_equal(snap_build(&o, &t->res, t->err, sizeof t->err), SNAP_BUILD_ERROR);
+    assert_non_null(strstr(t->err, "refusing to overwrite it"));
+    char *enr = slurp(t->path[2], NULL);
+    assert_string_equal(enr, ENR_HEADER);
+    free(enr);
+}
+
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, tcase_setup, tcase_teardown)
     const struct CMUnitTest tests[] = {
@@ -777,6 +795,7 @@ int main(void) {
         cmocka_unit_test(id_syntax),
         T(failed_publish_leaves_no_temp_file),
         T(default_rejects_path),
+        T(output_over_input_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -81,6 +81,8 @@ static int open_input(snap_input *in, char *err, size_t errlen) {
         return -1;
     }
     in->len = (size_t)st.st_size;
+    in->dev = st.st_dev;
+    in->ino = st.st_ino;
     in->buf = "";
     if (in->len == 0)
         return 0;
@@ -365,6 +367,24 @@ static int parse_all(snap_builder *b, char *err, size_t errlen) {
     return rc_enr;
 }
 
+/* Refuses an output path (--out, --rejects) that names an input: writing
+ * it would destroy the input, or truncate it under its map. */
+static int check_outputs(const snap_builder *b, const char *out, const char *rejects, char *err, size_t errlen) {
+    const char *paths[2] = {out, rejects};
+    for (int i = 0; i < 2; i++) {
+        struct stat st;
+        if (stat(paths[i], &st) != 0)
+            continue;
+        for (int f = 0; f < SNAP_NFILES; f++) {
+            if (st.st_dev == b->in[f].dev && st.st_ino == b->in[f].ino) {
+                snprintf(err, errlen, "%s: is the input %s; refusing to overwrite it", paths[i], b->in[f].path);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* Everything between opening the inputs and publishing. */
 static int run(snap_builder *b, const snap_build_opts *o, snap_build_result *res, char *err, size_t errlen) {
     double t = snap_now();
@@ -438,6 +458,8 @@ int snap_build(const snap_build_opts *o, snap_build_result *res, char *err, size
         rc = open_input(&b->in[f], err, errlen);
         b->total_bytes += b->in[f].len;
     }
+    if (rc == 0)
+        rc = check_outputs(b, o->out, res->rejects, err, errlen);
     rc = rc == 0 ? run(b, o, res, err, errlen) : SNAP_BUILD_ERROR;
     free_builder(b);
     free(b);

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "bigmem.h"
 #include "build.h"
@@ -88,6 +89,8 @@ typedef struct {
     int fd;
     const char *buf; /* mapped input, or "" when empty */
     size_t len;
+    dev_t dev; /* identity of the file, to refuse writing over it */
+    ino_t ino;
     bool mapped;
     uint64_t read, rejected, accepted;
     unsigned char sha256[32];
