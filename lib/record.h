@@ -133,11 +133,13 @@ static inline int elig_rec_hh_check(const unsigned char *p, size_t len) {
         return ELIG_ECORRUPT;
     elig_rec_hh h;
     elig_rec_hh_get(p, &h);
-    if (h.status >= ELIG_HH_STATUS_COUNT)
+    if (h.status >= ELIG_HH_STATUS_COUNT || (h.flags & ~ELIG_REC_HAS_KKS))
         return ELIG_ECORRUPT;
     size_t off = ELIG_REC_HH_HEAD;
     for (uint32_t i = 0; i < h.n_enrollments; i++) {
         if (len - off < ELIG_REC_ENR_HEAD)
+            return ELIG_ECORRUPT;
+        if (p[off + 12] > ELIG_ENR_SUSPENDED)
             return ELIG_ECORRUPT;
         uint8_t plen = p[off + 13];
         if (plen == 0 || plen > ELIG_WIRE_PROGRAM_MAX || len - off - ELIG_REC_ENR_HEAD < plen)

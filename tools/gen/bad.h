@@ -16,27 +16,12 @@
 
 #include <stdint.h>
 
+#include "elig.h"
 #include "family.h"
 #include "out.h"
 
 /* SPEC 1's reject reasons, in its order. */
-#define GEN_REASON_MAP(X)                                                      \
-    X(MALFORMED_ROW, "malformed_row")                                          \
-    X(BAD_KK, "bad_kk")                                                        \
-    X(BAD_REGION, "bad_region")                                                \
-    X(BAD_STATUS, "bad_status")                                                \
-    X(BAD_KKS, "bad_kks")                                                      \
-    X(BAD_NAME, "bad_name")                                                    \
-    X(BAD_NIK, "bad_nik")                                                      \
-    X(BAD_BIRTH_DATE, "bad_birth_date")                                        \
-    X(BAD_PROGRAM, "bad_program")                                              \
-    X(BAD_PERIOD, "bad_period")                                                \
-    X(BAD_AMOUNT, "bad_amount")                                                \
-    X(DUPLICATE_KK, "duplicate_kk")                                            \
-    X(DUPLICATE_KKS, "duplicate_kks")                                          \
-    X(DUPLICATE_NIK, "duplicate_nik")                                          \
-    X(UNKNOWN_KK, "unknown_kk")                                                \
-    X(OVERLAPPING_ENROLLMENT, "overlapping_enrollment")
+#define GEN_REASON_MAP(X) ELIG_REJECT_MAP(X) /* include/elig.h */
 
 enum {
 #define GEN_X_(e, s) GEN_R_##e,

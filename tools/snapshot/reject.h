@@ -4,23 +4,9 @@
 #ifndef ELIG_SNAPSHOT_REJECT_H
 #define ELIG_SNAPSHOT_REJECT_H
 
-#define SNAP_REASON_MAP(X)                                                     \
-    X(MALFORMED_ROW, "malformed_row")                                          \
-    X(BAD_KK, "bad_kk")                                                        \
-    X(BAD_REGION, "bad_region")                                                \
-    X(BAD_STATUS, "bad_status")                                                \
-    X(BAD_KKS, "bad_kks")                                                      \
-    X(BAD_NAME, "bad_name")                                                    \
-    X(BAD_NIK, "bad_nik")                                                      \
-    X(BAD_BIRTH_DATE, "bad_birth_date")                                        \
-    X(BAD_PROGRAM, "bad_program")                                              \
-    X(BAD_PERIOD, "bad_period")                                                \
-    X(BAD_AMOUNT, "bad_amount")                                                \
-    X(DUPLICATE_KK, "duplicate_kk")                                            \
-    X(DUPLICATE_KKS, "duplicate_kks")                                          \
-    X(DUPLICATE_NIK, "duplicate_nik")                                          \
-    X(UNKNOWN_KK, "unknown_kk")                                                \
-    X(OVERLAPPING_ENROLLMENT, "overlapping_enrollment")
+#include "elig.h"
+
+#define SNAP_REASON_MAP(X) ELIG_REJECT_MAP(X) /* include/elig.h */
 
 /* 0 means "not rejected"; codes fit in 5 bits of a packed row. */
 typedef enum {
