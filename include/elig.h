@@ -209,7 +209,7 @@ typedef struct {
  * the id names nothing, or a negative code. */
 int elig_household_get(elig_reader *r, elig_kind kind, uint64_t id, elig_household *h);
 
-/* Iterates h's enrollments, ordered by programme then start month: set
+/* Iterates h's enrollments, in the order of the input file: set
  * *pos = 0, then each call fills e and returns true until the last. */
 bool elig_household_next(const elig_household *h, size_t *pos, elig_enrollment *e);
 

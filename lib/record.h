@@ -22,7 +22,7 @@
  *   off 20 u32 n_enrollments
  *   off 24 u8  status        elig_hh_status
  *   off 25 u8  flags
- *   off 26 enrollments, n_enrollments times, ordered by (program, start):
+ *   off 26 enrollments, n_enrollments times, in the input file's order:
  *          u32 start, u32 end (ELIG_MONTH_OPEN = open), u32 amount,
  *          u8 status, u8 program_len, program bytes
  */

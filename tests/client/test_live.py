@@ -66,16 +66,16 @@ class LiveTest(unittest.TestCase):
         self.assertEqual(r.stdout,
                          "family 3171010101010001, region 3171010001, active, "
                          "KKS 6013010000000001, 2 members\n"
-                         "  BPNT from 2025-01, open-ended, Rp 200.000 a month, active\n"
-                         "  PKH from 2026-01 to 2026-12, Rp 110.000 a month, active\n")
+                         "  PKH from 2026-01 to 2026-12, Rp 110.000 a month, active\n"
+                         "  BPNT from 2025-01, open-ended, Rp 200.000 a month, active\n")
         r = elig(self.srv, "--json", "household", "kk", lt.KK_C)
         self.assertEqual(json.loads(r.stdout), {
             "kk": lt.KK_C, "region": "3171010003", "status": "active", "kks": None,
             "members": 1, "enrollments": [
-                {"program": "BPNT", "start": "2026-01", "end": None, "amount": 200000,
-                 "status": "suspended"},
                 {"program": "PKH", "start": "2026-01", "end": "2026-06", "amount": 750000,
-                 "status": "active"}]})
+                 "status": "active"},
+                {"program": "BPNT", "start": "2026-01", "end": None, "amount": 200000,
+                 "status": "suspended"}]})
         r = elig(self.srv, "household", "kk", lt.UNKNOWN)
         self.assertEqual((r.returncode, r.stdout), (0, "no such family\n"))
 

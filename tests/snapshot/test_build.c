@@ -280,18 +280,18 @@ static void enrollment_field_rules(void **state) {
     elig_household h;
     assert_int_equal(lookup(&o, ELIG_KIND_KK, K1, &h), 1);
     assert_int_equal(h.n_enrollments, 6);
-    /* stored in (programme bytes, start) order */
+    /* stored in input order: lines 2, 7, 9, 14, 23, 24 */
     static const struct {
         const char *program, *start, *end;
         uint32_t amount;
         elig_enr_status status;
     } want[] = {
-        {"ABCDEFGHIJKLMNOP", "2020-01", NULL, 1, ELIG_ENR_ACTIVE}, /* 'B' < '_' */
+        {"PKH", "2020-01", "2020-12", 300000, ELIG_ENR_ACTIVE},
+        {"ABCDEFGHIJKLMNOP", "2020-01", NULL, 1, ELIG_ENR_ACTIVE},
         {"A_1", "2020-01", NULL, 4294967295u, ELIG_ENR_SUSPENDED},
         {"B", "2020-05", "2020-05", 0, ELIG_ENR_ACTIVE},
         {"C", "2020-05", NULL, 1, ELIG_ENR_ACTIVE},
         {"D", "9999-12", NULL, 1, ELIG_ENR_ACTIVE},
-        {"PKH", "2020-01", "2020-12", 300000, ELIG_ENR_ACTIVE},
     };
     size_t pos = 0;
     elig_enrollment e;
@@ -455,8 +455,9 @@ static void overlapping_enrollments(void **state) {
     elig_household h;
     assert_int_equal(lookup(&o, ELIG_KIND_KK, KE, &h), 1);
     assert_int_equal(h.n_enrollments, 7);
-    static const char *order[] = {"BPNT", "PKH", "PKH", "U", "U", "V", "Z"};
-    static const uint32_t amounts[] = {3, 1, 2, 6, 7, 5, 4};
+    /* the standing rows in input order: lines 2, 3, 6, 14, 21, 22, 25 */
+    static const char *order[] = {"PKH", "PKH", "BPNT", "Z", "V", "U", "U"};
+    static const uint32_t amounts[] = {1, 2, 3, 4, 5, 6, 7};
     size_t pos = 0;
     elig_enrollment e;
     for (int i = 0; i < 7; i++) {

@@ -156,7 +156,8 @@ int snap_ingest(snap_builder *b, int file, bool print_progress, char *err, size_
 void prog_free(prog_tab *t);
 
 /* resolve.c: the cross-row rules, in SPEC order. Sorts hh by kk, mem by
- * nik, enr by (kk, program, start) and fills kks (by kks). 0 or -1. */
+ * nik, enr by (kk, input order) after the overlap rule, and fills kks (by
+ * kks). 0 or -1. */
 int snap_resolve(snap_builder *b, char *err, size_t errlen);
 
 /* rejects.c: sorts each file's rejects and writes the rejects file. 0 or

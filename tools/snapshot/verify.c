@@ -55,6 +55,8 @@ typedef struct {
     uint64_t (*cards)[2]; /* (kks, kk) of each household with a card */
     size_t n_cards, cards_len; /* cards_len: entries of cards[] */
     uint64_t n_enr;
+    elig_enrollment *enr; /* one household's enrollments, for the overlap check */
+    size_t enr_cap;
     elig_meta meta_v;
 } vctx;
 
@@ -68,8 +70,8 @@ static int bad(vctx *v, const char *fmt, ...) {
 
 static bool valid_month(uint32_t m) { return m >= MONTH_MIN && m <= MONTH_MAX; }
 
-/* One enrollment of household kk, given the one before it (if any). */
-static int check_enrollment(vctx *v, uint64_t kk, const elig_enrollment *e, const elig_enrollment *prev) {
+/* One enrollment of household kk on its own. */
+static int check_enrollment(vctx *v, uint64_t kk, const elig_enrollment *e) {
     char id[17];
     elig_format_id16(kk, id);
     if (!elig_valid_program(e->program, e->program_len))
@@ -79,16 +81,33 @@ static int check_enrollment(vctx *v, uint64_t kk, const elig_enrollment *e, cons
     if (e->status != ELIG_ENR_ACTIVE && e->status != ELIG_ENR_SUSPENDED)
         return bad(v, "household %s: %.*s enrollment with unknown status %d", id, e->program_len, e->program,
                    (int)e->status);
-    if (!prev)
-        return 0;
-    size_t n = prev->program_len < e->program_len ? prev->program_len : e->program_len;
-    int c = memcmp(prev->program, e->program, n);
+    return 0;
+}
+
+static int cmp_program_start(const void *pa, const void *pb) {
+    const elig_enrollment *a = pa, *b = pb;
+    size_t n = a->program_len < b->program_len ? a->program_len : b->program_len;
+    int c = memcmp(a->program, b->program, n);
     if (c == 0)
-        c = (int)prev->program_len - (int)e->program_len;
-    if (c > 0 || (c == 0 && prev->start >= e->start))
-        return bad(v, "household %s: enrollments out of (programme, start) order", id);
-    if (c == 0 && prev->end >= e->start)
-        return bad(v, "household %s: overlapping %.*s enrollments", id, e->program_len, e->program);
+        c = (int)a->program_len - (int)b->program_len;
+    if (c == 0)
+        c = (a->start > b->start) - (a->start < b->start);
+    return c;
+}
+
+/* No two enrollments of one programme may share a month. Enrollments are
+ * stored in input order, so sort a copy by (programme, start): then any
+ * overlap shows between neighbours. */
+static int check_overlaps(vctx *v, uint64_t kk, elig_enrollment *e, size_t n) {
+    qsort(e, n, sizeof *e, cmp_program_start);
+    for (size_t i = 1; i < n; i++) {
+        if (e[i - 1].program_len != e[i].program_len ||
+            memcmp(e[i - 1].program, e[i].program, e[i].program_len) != 0 || e[i - 1].end < e[i].start)
+            continue;
+        char id[17];
+        elig_format_id16(kk, id);
+        return bad(v, "household %s: overlapping %.*s enrollments", id, e[i].program_len, e[i].program);
+    }
     return 0;
 }
 
@@ -109,13 +128,19 @@ static int check_household(vctx *v, uint64_t kk, const unsigned char *p, size_t 
         return bad(v, "household %s: malformed kks", id);
     elig_household hh = {.kk = kk, .n_enrollments = h.n_enrollments, .enr_ = p + ELIG_REC_HH_HEAD,
                          .enr_len_ = len - ELIG_REC_HH_HEAD};
-    elig_enrollment e, prev;
-    size_t pos = 0;
-    for (uint32_t i = 0; elig_household_next(&hh, &pos, &e); i++) {
-        if (check_enrollment(v, kk, &e, i ? &prev : NULL) != 0)
-            return -1;
-        prev = e;
+    if (h.n_enrollments > v->enr_cap) {
+        elig_enrollment *grown = realloc(v->enr, h.n_enrollments * sizeof *grown);
+        if (!grown)
+            return bad(v, "out of memory");
+        v->enr = grown;
+        v->enr_cap = h.n_enrollments;
     }
+    size_t pos = 0, n = 0;
+    while (elig_household_next(&hh, &pos, &v->enr[n]))
+        if (check_enrollment(v, kk, &v->enr[n++]) != 0)
+            return -1;
+    if (check_overlaps(v, kk, v->enr, n) != 0)
+        return -1;
     v->n_enr += h.n_enrollments;
     v->hh_kk[v->n_hh] = kk;
     v->hh_members[v->n_hh++] = h.members;
@@ -324,6 +349,7 @@ int snap_verify(const char *path, char *ok, size_t oklen, char *err, size_t errl
     free(v.hh_kk);
     free(v.hh_members);
     free(v.cards);
+    free(v.enr);
     free(v.mem_kk);
     return rc;
 }

@@ -92,7 +92,7 @@ static int put(writer *w, const char *name, unsigned flags, MDB_val *k, MDB_val 
 }
 
 /* The household value: head, then its standing enrollments (already in
- * (program, start) order) from *ei on. */
+ * input order, see resolve.c) from *ei on. */
 static size_t household_value(const snap_builder *b, const hh_row *h, size_t *ei, unsigned char *buf) {
     const enr_row *e = b->enr.v;
     size_t n = b->enr.n, i = *ei, off = ELIG_REC_HH_HEAD;
