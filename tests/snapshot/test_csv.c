@@ -183,9 +183,22 @@ static void unterminated_quote_runs_to_eof(void **state) {
 static void crlf_inside_error_record(void **state) {
     (void)state;
     rec_copy r[1];
-    assert_int_equal(READ("\"a\"\"b\"\"c\"\r", r), 1); /* CR alone after the quote */
+    assert_int_equal(READ("\"a\"\"b\"\"c\"\rx\n", r), 1); /* CR alone after the quote */
     assert_int_equal(r[0].err, CSV_TEXT_AFTER_QUOTE);
-    assert_string_equal(r[0].raw, "\"a\"\"b\"\"c\"\r");
+    assert_string_equal(r[0].raw, "\"a\"\"b\"\"c\"\rx");
+}
+
+/* A CRLF file that lost its final LF: the last CR still ends the line. */
+static void cr_at_end_of_input_ends_the_line(void **state) {
+    (void)state;
+    rec_copy r[3];
+    assert_int_equal(READ("a,b\r\nc,d\r", r), 2);
+    assert_string_equal(r[1].values, "c|d");
+    assert_string_equal(r[1].raw, "c,d");
+    assert_int_equal(READ("\"a\",\"b\"\r", r), 1);
+    assert_int_equal(r[0].err, CSV_OK);
+    assert_string_equal(r[0].values, "a|b");
+    assert_int_equal(READ("a\n\r", r), 1); /* a final CR alone is an empty line */
 }
 
 static void max_fields_counts_the_rest(void **state) {
@@ -252,6 +265,7 @@ int main(void) {
         cmocka_unit_test(error_after_quoted_newline_counts_lines),
         cmocka_unit_test(unterminated_quote_runs_to_eof),
         cmocka_unit_test(crlf_inside_error_record),
+        cmocka_unit_test(cr_at_end_of_input_ends_the_line),
         cmocka_unit_test(max_fields_counts_the_rest),
         cmocka_unit_test(seek_rereads_a_record),
         cmocka_unit_test(many_escaped_fields),

@@ -112,12 +112,25 @@ static bool unescape_fields(csv_reader *r, csv_record *rec) {
     return true;
 }
 
+/* A line terminator starts at i: LF, CRLF, or a CR that is the last byte
+ * of the input (a CRLF file whose final LF was lost). A CR anywhere else is
+ * data. Returns its length, or 0. */
+static size_t terminator_at(const char *b, size_t len, size_t i) {
+    if (i >= len)
+        return 0;
+    if (b[i] == '\n')
+        return 1;
+    if (b[i] == '\r')
+        return i + 1 == len ? 1 : b[i + 1] == '\n' ? 2 : 0;
+    return 0;
+}
+
 /* Ends the record at pos (the terminator, or the end of input) and steps
  * past the terminator. */
 static void end_record(csv_reader *r, csv_record *rec, size_t start) {
     size_t end = r->pos;
-    if (end < r->len) { /* at '\n', or at '\r' before '\n' */
-        r->pos += r->buf[end] == '\r' ? 2 : 1;
+    if (end < r->len) {
+        r->pos += terminator_at(r->buf, r->len, end);
         r->line++;
     }
     rec->raw_len = end - start;
@@ -160,13 +173,10 @@ static void end_unterminated(csv_reader *r, csv_record *rec, size_t start) {
 static bool skip_empty_lines(csv_reader *r) {
     const char *b = r->buf;
     while (r->pos < r->len) {
-        if (b[r->pos] == '\n') {
-            r->pos++;
-        } else if (b[r->pos] == '\r' && r->pos + 1 < r->len && b[r->pos + 1] == '\n') {
-            r->pos += 2;
-        } else {
+        size_t t = terminator_at(b, r->len, r->pos);
+        if (!t)
             return true;
-        }
+        r->pos += t;
         r->line++;
     }
     return false;
@@ -205,7 +215,7 @@ static int quoted_field(csv_reader *r, csv_record *rec, size_t start, bool *oom)
         r->pos++;
         return NEXT_FIELD;
     }
-    if (c == '\n' || (c == '\r' && r->pos + 1 < r->len && b[r->pos + 1] == '\n'))
+    if (terminator_at(b, r->len, r->pos))
         return END_RECORD;
     end_malformed(r, rec, start, r->pos, CSV_TEXT_AFTER_QUOTE);
     return BAD;
@@ -218,7 +228,7 @@ static int unquoted_field(csv_reader *r, csv_record *rec, size_t start, bool *oo
     for (;;) {
         while (i < len && !stop_byte[b[i]])
             i++;
-        if (i < len && b[i] == '\r' && !(i + 1 < len && b[i + 1] == '\n')) {
+        if (i < len && b[i] == '\r' && !terminator_at(r->buf, len, i)) {
             i++; /* a lone CR is data */
             continue;
         }
