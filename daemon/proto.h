@@ -17,8 +17,11 @@
 #include <stdint.h>
 
 /* Deepest container nesting accepted. check_batch needs 4 (message, params,
- * batch, item); anything much deeper is an attack, not a request. */
-#define PROTO_MAX_DEPTH 8
+ * batch, item). A little deeper is a malformed request that deserves a
+ * bad_request answer, as SPEC 3 asks for params of the wrong shape; much
+ * deeper is an attack, and closes the connection. The decoder recurses once
+ * per level, so this also bounds its stack. */
+#define PROTO_MAX_DEPTH 32
 
 typedef enum {
     PROTO_NEED_MORE = 0, /* the message is not complete yet */

@@ -198,6 +198,21 @@ def t_complete_deep_nesting(ctx):
         assert c.ok("ping", []) == "pong"
 
 
+def t_moderately_deep_params_are_bad_request(ctx):
+    # Params nested a few levels past what any method takes are params of
+    # the wrong shape (SPEC 3): answered bad_request, the connection kept.
+    d = ctx.d
+    with d.conn() as c:
+        for depth in (2, 8, 12, 20):
+            nested = b"\x91" * depth + b"\x01"
+            c.send(b"\x94\x00" + bytes([depth]) + b"\xa4ping\x91" + nested)
+            m = c.recv_msg(5.0)
+            et.check_response(m, "depth %d" % depth)
+            assert m[1] == depth and m[2] is not None and m[2][0] == et.BAD_REQUEST, \
+                "depth %d: %r, want bad_request" % (depth, m)
+        assert c.ok("ping", []) == "pong"
+
+
 if __name__ == "__main__":
     et.main([t_hostile_headers_close, t_many_hostile_at_once, t_flood_past_the_limit,
-             t_complete_deep_nesting], setup=setup)
+             t_complete_deep_nesting, t_moderately_deep_params_are_bad_request], setup=setup)
