@@ -115,6 +115,7 @@ int main(int argc, char **argv) {
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
     double t_conn = -1, t_answer = -1;
     int errcode = -1, fd = -1;
+    const char *why = "could not connect";
     while (now_ms() - t0 < timeout_ms) {
         if (waitpid(pid, NULL, WNOHANG) == pid) {
             fprintf(stderr, "bench-startup: the server exited before answering\n");
@@ -133,21 +134,33 @@ int main(int argc, char **argv) {
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         uint8_t in[4096];
         size_t len = 0;
+        why = "the request could not be written";
         if (write(fd, req, reqlen) == (ssize_t)reqlen) {
+            why = "the response is too large";
             while (len < sizeof in) {
                 struct pollfd pfd = {.fd = fd, .events = POLLIN};
                 int left = (int)(timeout_ms - (now_ms() - t0));
-                if (left <= 0 || poll(&pfd, 1, left) <= 0)
+                int pr = left > 0 ? poll(&pfd, 1, left) : 0;
+                if (pr < 0 && errno == EINTR)
+                    continue;
+                if (pr <= 0) {
+                    why = "no response in time";
                     break;
+                }
                 ssize_t n = read(fd, in + len, sizeof in - len);
-                if (n <= 0)
+                if (n <= 0) {
+                    why = n == 0 ? "the server closed the connection before answering" : strerror(errno);
                     break;
+                }
                 len += (size_t)n;
                 long k = mpr_frame(in, len, sizeof in);
-                if (k < 0)
+                if (k < 0) {
+                    why = "the response is not msgpack";
                     break;
+                }
                 if (k > 0) {
                     mpr_response r;
+                    why = "the response is not the answer to the request";
                     if (mpr_response_parse(in, (size_t)k, &r) && r.msgid == 1) {
                         t_answer = now_ms() - t0;
                         errcode = r.errcode;
@@ -158,9 +171,11 @@ int main(int argc, char **argv) {
         }
         close(fd);
     }
+    double t_gave_up = now_ms() - t0;
     stop(pid);
     if (t_answer < 0) {
-        fprintf(stderr, "bench-startup: no answer within %.0f ms\n", timeout_ms);
+        fprintf(stderr, "bench-startup: no answer (%s) after %.1f ms; connected after %.1f ms\n", why,
+                t_gave_up, t_conn);
         return 1;
     }
     printf("{\"bench\":\"startup\",\"cold\":%s,\"connect_ms\":%.2f,\"first_answer_ms\":%.2f,\"error\":%d}\n",

@@ -120,7 +120,7 @@ struct bthread {
     pthread_t tid;
     int ep;
     bconn *conns;
-    uint32_t nconns;
+    uint32_t nconns, live;
     rng r;
     hist h;
     /* open loop */
@@ -250,6 +250,7 @@ static void conn_fail(bthread *t, bconn *c, int why) {
     if (c->dead)
         return;
     c->dead = true;
+    t->live--;
     t->errors[why]++;
     epoll_ctl(t->ep, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
@@ -566,8 +567,10 @@ static uint64_t outstanding(const bthread *t) {
 static void *thread_main(void *arg) {
     bthread *t = arg;
     t->ep = epoll_create1(EPOLL_CLOEXEC);
-    for (uint32_t i = 0; i < t->nconns; i++)
+    for (uint32_t i = 0; i < t->nconns; i++) {
         conn_init(t, &t->conns[i], i);
+        t->live += !t->conns[i].dead;
+    }
     pthread_barrier_wait(&barrier); /* connected */
     pthread_barrier_wait(&barrier); /* t_start set */
     uint64_t now = now_ns();
@@ -582,8 +585,7 @@ static void *thread_main(void *arg) {
             fill_closed(t, &t->conns[i], now);
     }
     struct epoll_event evs[256];
-    uint32_t live = t->nconns;
-    while (!thread_done(t, now) && live) {
+    while (!thread_done(t, now) && t->live) {
         struct timespec ts;
         uint64_t wake = now + 100000000u; /* at least every 100 ms: watchdog, stop */
         if (!cfg.requests && t_end < wake)
@@ -623,11 +625,8 @@ static void *thread_main(void *arg) {
                      cfg.timeout);
             break;
         }
-        live = 0;
-        for (uint32_t i = 0; i < t->nconns; i++)
-            live += !t->conns[i].dead;
     }
-    if (!live && !t->fail[0])
+    if (!t->live && !t->fail[0])
         snprintf(t->fail, sizeof t->fail, "every connection was closed");
     for (uint32_t i = 0; i < t->nconns; i++) {
         bconn *c = &t->conns[i];

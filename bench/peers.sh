@@ -90,12 +90,17 @@ redis_start() {
   local snap=$data/eligd-$n-s$seed.mdb
   [ -f "$snap" ] || die "no snapshot $snap (run bench/run first)"
   redis_stop
+  if redis_cli ping >/dev/null 2>&1; then
+    die "something already answers on 127.0.0.1:$redis_port (set ELIG_REDIS_PORT)"
+  fi
   # Persistence off (no RDB snapshots, no AOF) while serving; the cached
   # dataset is read once at start-up if present.
   redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no \
     --dir "$data" --dbfilename "$rdb" --daemonize yes --pidfile "$run_dir/redis.pid" \
     --logfile "$run_dir/redis.log" --protected-mode yes >/dev/null
   redis_wait
+  kill -0 "$(cat "$run_dir/redis.pid" 2>/dev/null)" 2>/dev/null \
+    || die "Redis did not start, see $run_dir/redis.log"
   local keys
   keys=$(redis_cli dbsize)
   if [ "$keys" -eq 0 ]; then
@@ -203,6 +208,9 @@ EOF
 pg_start() {
   local n=$1 dir; dir=$(pg_dir "$1")
   pg_stop
+  if (exec 3<>/dev/tcp/127.0.0.1/"$pg_port") 2>/dev/null; then
+    die "something already listens on 127.0.0.1:$pg_port (set ELIG_PG_PORT)"
+  fi
   if [ ! -f "$dir/.complete" ]; then
     rm -rf "$dir"
     mkdir -p "$dir"
