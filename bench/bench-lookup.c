@@ -153,6 +153,19 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench-lookup: cannot open %s as a snapshot\n", snap_path);
         return 1;
     }
+    /* One untimed pass over every key: the pages they touch get mapped into
+     * this process (minor faults) and cached, as in a server that has been
+     * answering for a while. */
+    {
+        MDB_txn *w;
+        if (mdb_txn_begin(env, NULL, MDB_RDONLY, &w) == 0) {
+            for (size_t i = 0; i < table.n; i++) {
+                MDB_val k = {8, &table.id[i]}, v;
+                mdb_get(w, dbi[table.kind[i]], &k, &v);
+            }
+            mdb_txn_abort(w);
+        }
+    }
     for (int nt = 1; nt <= max_threads; nt++) {
         job jobs[64];
         pthread_t tids[64];
