@@ -31,9 +31,9 @@
 
 uint64_t server_now_ms(void) { return uv_hrtime() / 1000000; }
 
-/* One TCP listening socket on host:port, with SO_REUSEPORT when `share`.
- * Returns the fd or -1 (logged). */
-static int tcp_socket(const char *host, int port, bool share) {
+/* A TCP socket bound to host:port; with `listen_too`, SO_REUSEPORT and
+ * listening. Returns the fd or -1 (logged). */
+static int tcp_socket(const char *host, int port, bool listen_too) {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
     struct addrinfo *res;
     char portstr[16];
@@ -46,8 +46,8 @@ static int tcp_socket(const char *host, int port, bool share) {
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        (share && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
-        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+        (listen_too && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
+        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || (listen_too && listen(fd, 1024) != 0)) {
         log_error("cannot listen on %s:%d: %s", host, port, strerror(errno));
         if (fd >= 0)
             close(fd);
@@ -180,7 +180,9 @@ static int start_workers(server *srv, int *port) {
     *port = cfg->listen_port;
     if (cfg->listen_host && *port != 0) {
         /* SO_REUSEPORT would let a second eligd silently share a port in
-         * use; a plain bind first makes "address in use" an error again. */
+         * use; a plain bind first makes "address in use" an error again.
+         * Bind only: a probe that listened would queue early clients and
+         * reset them when it closes. */
         int probe = tcp_socket(cfg->listen_host, *port, false);
         if (probe < 0)
             return -1;

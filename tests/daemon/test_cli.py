@@ -7,6 +7,7 @@ import os
 import re
 import socket
 import subprocess
+import time
 
 import eligtest as et
 
@@ -151,6 +152,53 @@ def t_port_in_use(ctx):
         s.close()
 
 
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def t_early_clients_not_reset(ctx):
+    # Regression: the "port in use" probe socket once listened for an
+    # instant; a client that connected in that instant was queued on it and
+    # reset when it closed. Connect as early as possible, many times: every
+    # connection must get its answer.
+    port, started = free_port(), 0
+    for it in range(200):
+        p = subprocess.Popen([et.ELIGD, "--snapshot", ctx.snapshot, "--listen", "127.0.0.1:%d" % port,
+                              "--threads", "2", "--log-level", "error"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            c = None
+            for _ in range(20000):  # bounded: about 4 s at most
+                if p.poll() is not None:
+                    break
+                try:
+                    c = socket.create_connection(("127.0.0.1", port), timeout=5)
+                    break
+                except OSError:
+                    time.sleep(0.0002)
+            if c is None:
+                err = p.communicate(timeout=10)[1].decode()
+                assert "in use" in err, "iteration %d: eligd never accepted: %r" % (it, err)
+                port = free_port()  # another test took the port: not ours to judge
+                continue
+            with c:
+                c.sendall(et.req(1, "ping", []))
+                data = c.recv(100)
+                assert data, "iteration %d: connection reset or closed before the answer" % it
+            started += 1
+        except ConnectionResetError:
+            raise AssertionError("iteration %d: early connection reset by eligd" % it)
+        finally:
+            if p.poll() is None:
+                p.terminate()
+            p.wait(timeout=15)
+    assert started >= 150, "only %d of 200 starts could be tried" % started
+
+
 def t_logs(ctx):
     with ctx.daemon(name="logs") as d:
         with d.conn() as c:
@@ -192,4 +240,5 @@ def t_flags_accepted(ctx):
 if __name__ == "__main__":
     et.main([t_help, t_version, t_missing_snapshot, t_unreadable_snapshot, t_unknown_schema, t_truncated_snapshot,
              t_usage_errors,
-             t_port_in_use, t_logs, t_log_level_error_is_quiet, t_flags_accepted], setup=setup)
+             t_port_in_use, t_early_clients_not_reset, t_logs, t_log_level_error_is_quiet, t_flags_accepted],
+            setup=setup)
