@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "mpw.h"
 #include "version.h"
 
 /* A packer over a buf, and the request being answered. */
@@ -61,37 +62,7 @@ static void pack_id16(msgpack_packer *pk, uint64_t id) {
  * into the buffer: msgpack-c's packer would make ~25 callback calls for it.
  * The bytes are what the packer would write (smallest encodings), which the
  * tests check against an independent msgpack implementation. */
-static unsigned char *put_str(unsigned char *p, const char *s, size_t n) {
-    if (n < 32) {
-        *p++ = (unsigned char)(0xa0 | n);
-    } else { /* str8: every string here is under 256 bytes */
-        *p++ = 0xd9;
-        *p++ = (unsigned char)n;
-    }
-    memcpy(p, s, n);
-    return p + n;
-}
-#define PUT_LIT(p, lit) put_str(p, lit, sizeof(lit) - 1)
-
-static unsigned char *put_uint32(unsigned char *p, uint32_t v) {
-    if (v < 128) {
-        *p++ = (unsigned char)v;
-    } else if (v < 256) {
-        *p++ = 0xcc;
-        *p++ = (unsigned char)v;
-    } else if (v < 65536) {
-        *p++ = 0xcd;
-        *p++ = (unsigned char)(v >> 8);
-        *p++ = (unsigned char)v;
-    } else {
-        *p++ = 0xce;
-        *p++ = (unsigned char)(v >> 24);
-        *p++ = (unsigned char)(v >> 16);
-        *p++ = (unsigned char)(v >> 8);
-        *p++ = (unsigned char)v;
-    }
-    return p;
-}
+#define PUT_LIT(p, lit) mpw_str(p, lit, sizeof(lit) - 1)
 
 /* Keys (6 * <= 9), eligible (1), reason (<= 21), kk (17), region (11),
  * amount (<= 5), snapshot (<= 2 + 64), map header (1). */
@@ -101,13 +72,13 @@ static void pack_answer(reply *r, const elig_answer *a) {
     buf *out = r->pk.data;
     if (buf_reserve(out, ANSWER_MAX) != 0)
         return; /* out->failed is set: the caller closes the connection */
-    unsigned char *p = (unsigned char *)out->data + out->len;
+    uint8_t *p = (uint8_t *)out->data + out->len;
     *p++ = 0x86; /* map of 6 */
     p = PUT_LIT(p, ELIG_KEY_ELIGIBLE);
     *p++ = a->reason == ELIG_REASON_ELIGIBLE ? 0xc3 : 0xc2;
     p = PUT_LIT(p, ELIG_KEY_REASON);
     const char *code = elig_reason_code(a->reason);
-    p = put_str(p, code, strlen(code));
+    p = mpw_str(p, code, (uint32_t)strlen(code));
     p = PUT_LIT(p, ELIG_KEY_KK);
     if (a->found) {
         *p++ = 0xa0 | 16;
@@ -125,10 +96,10 @@ static void pack_answer(reply *r, const elig_answer *a) {
         *p++ = 0xc0;
     }
     p = PUT_LIT(p, ELIG_KEY_AMOUNT);
-    p = put_uint32(p, a->amount);
+    p = mpw_uint(p, a->amount);
     p = PUT_LIT(p, ELIG_KEY_SNAPSHOT);
-    p = put_str(p, r->ctx->snapshot_id, r->ctx->snapshot_id_len);
-    out->len = (size_t)(p - (unsigned char *)out->data);
+    p = mpw_str(p, r->ctx->snapshot_id, r->ctx->snapshot_id_len);
+    out->len = (size_t)(p - (uint8_t *)out->data);
 }
 
 /* Reads the four strings of a query item from c and parses them. On a bad
