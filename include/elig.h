@@ -7,8 +7,8 @@
  * state. It also holds the field syntax of SPEC section 1 (ids, periods,
  * programme names), which the snapshot builder and the query path share.
  *
- * Errors: functions return 0 (or a count) on success and a negative
- * ELIG_E* code on failure; elig_strerror() names it.
+ * Errors: functions return 0 (or a count) on success and a negative code
+ * on failure (see "errors" below); elig_strerror() names it.
  *
  * Threads: an elig_snap may be shared by any number of threads. An
  * elig_reader belongs to one thread at a time.
@@ -21,6 +21,7 @@
 #ifndef ELIG_H
 #define ELIG_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,15 +36,28 @@
 /* Snapshot schema this library reads and writes. */
 #define ELIG_SCHEMA_VERSION 1
 
-/* ---- errors ---------------------------------------------------------- */
+/* ---- errors ----------------------------------------------------------
+ *
+ * One convention for libelig and eligd (libuv's): 0 or a negative code. A
+ * code is either a negated errno, when a system call failed (the same value
+ * as libuv's UV_E* on Linux, so a libuv result passes through unchanged),
+ * or one of the ELIG_E* codes of the list below, all under -5000, where no
+ * errno and no libuv code lies. LMDB's and OpenSSL's codes are converted to
+ * these where they are called. elig_strerror() names both kinds. */
+
+#define ELIG_EINVAL (-EINVAL) /* invalid argument */
+#define ELIG_ENOMEM (-ENOMEM) /* out of memory */
+#define ELIG_EIO (-EIO)       /* a read of the snapshot or a file failed */
+#define ELIG_ENOENT (-ENOENT) /* no such file */
 
 #define ELIG_ERRNO_MAP(X)                                                      \
-    X(EINVAL, -1, "invalid argument")                                          \
-    X(ENOMEM, -2, "out of memory")                                             \
-    X(EIO, -3, "snapshot read failed")                                         \
-    X(ESCHEMA, -4, "unknown snapshot schema version")                          \
-    X(ECORRUPT, -5, "snapshot is damaged")                                     \
-    X(ENOENT, -6, "snapshot not found")
+    X(ESCHEMA, -5001, "unknown snapshot schema version")                       \
+    X(ECORRUPT, -5002, "snapshot is damaged")                                  \
+    X(ECHECKSUM, -5003, "snapshot checksum mismatch")                          \
+    X(ELMDB, -5004, "LMDB error")                                              \
+    X(ETLS, -5005, "TLS error")                                                \
+    X(ECONFIG, -5006, "bad configuration")                                     \
+    X(ESIGNATURE, -5007, "bad or missing signature")
 
 enum {
 #define ELIG_X_(e, n, s) ELIG_##e = n,
@@ -51,7 +65,7 @@ enum {
 #undef ELIG_X_
 };
 
-/* Message for an ELIG_E* code; never NULL. */
+/* Words for a code of either kind (strerror for an errno); never NULL. */
 const char *elig_strerror(int err);
 
 /* ---- field syntax (SPEC 1 and 2) --------------------------------------- */

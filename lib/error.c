@@ -1,4 +1,7 @@
-/* error.c — names of the library's error codes, from the one list in elig.h. */
+/* error.c — words for the error codes of elig.h: the ELIG_E* list, or
+ * strerror for a negated errno. */
+#include <string.h>
+
 #include "elig.h"
 
 const char *elig_strerror(int err) {
@@ -11,6 +14,9 @@ const char *elig_strerror(int err) {
         ELIG_ERRNO_MAP(ELIG_X_)
 #undef ELIG_X_
     default:
-        return "unknown error";
+        break;
     }
+    if (err < 0 && err > -4096)
+        return strerror(-err);
+    return "unknown error";
 }
