@@ -19,7 +19,6 @@
 #include "elig.h"
 #include "keys.h"
 #include "mp.h"
-#include "proto.h"
 #include "query.h"
 
 #define NREQ (1u << 18)
@@ -74,9 +73,9 @@ static void encode_requests(const key_source *ks, const char *program, const cha
 /* Offset of the first request at or after off (requests vary in size). */
 static size_t align_to_request(size_t off) {
     size_t pos = 0;
-    proto_msg m;
+    mpr_request m;
     while (pos < off) {
-        long n = proto_next(reqs + pos, reqs_len - pos, 1u << 20, &m);
+        long n = mpr_rpc_next(reqs + pos, reqs_len - pos, 1u << 20, &m);
         if (n <= 0)
             return 0;
         pos += (size_t)n;
@@ -91,9 +90,12 @@ static void *run(void *arg) {
         fprintf(stderr, "bench-answer: cannot open a reader\n");
         exit(1);
     }
-    const elig_meta *meta = elig_snap_meta(j->snap);
-    query_ctx ctx = {.reader = reader, .snapshot_id = meta->id, .snapshot_id_len = (uint32_t)strlen(meta->id),
-                     .max_batch = ELIG_WIRE_MAX_BATCH};
+    query_ctx ctx = {.answer.reader = reader};
+    session sess = {.conn_id = 1, .transport = SESSION_TCP, .peer = "bench"};
+    if (query_ctx_init(&ctx, ELIG_WIRE_MAX_BATCH) != 0) {
+        fprintf(stderr, "bench-answer: out of memory\n");
+        exit(1);
+    }
     buf out = {0};
     size_t off = j->start_off;
     uint64_t answers = 0, errors = 0;
@@ -101,13 +103,13 @@ static void *run(void *arg) {
     double begin = now_s(), end = begin + j->seconds;
     for (;;) {
         for (int b = 0; b < 1024; b++) {
-            proto_msg m;
-            long n = proto_next(reqs + off, reqs_len - off, 1u << 20, &m);
+            mpr_request m;
+            long n = mpr_rpc_next(reqs + off, reqs_len - off, 1u << 20, &m);
             if (n <= 0) {
                 fprintf(stderr, "bench-answer: request buffer is damaged\n");
                 exit(1);
             }
-            errors += query_handle(&ctx, &m, &out) != 0;
+            errors += query_handle(&ctx, &sess, &m, &out) != 0;
             off += (size_t)n;
             if (off == reqs_len)
                 off = 0;

@@ -15,7 +15,6 @@
 
 #include "elig.h"
 #include "mp.h"
-#include "proto.h"
 #include "query.h"
 #include "record.h"
 
@@ -23,6 +22,7 @@
 
 typedef struct {
     query_ctx ctx;
+    session sess;
     buf resp;
     buf pairs;
     unsigned npairs;
@@ -66,11 +66,11 @@ static void add_key(loader *l, elig_kind kind, uint64_t idv) {
     p = mpw_str(p, id, 16);
     p = mpw_str(p, l->program, (uint32_t)strlen(l->program));
     p = mpw_str(p, l->period, (uint32_t)strlen(l->period));
-    proto_msg m;
-    if (proto_next(req, (size_t)(p - req), 1024, &m) <= 0)
+    mpr_request m;
+    if (mpr_rpc_next(req, (size_t)(p - req), 1024, &m) <= 0)
         die("could not frame a request (bad --program or --period?)");
     l->resp.len = 0;
-    if (query_handle(&l->ctx, &m, &l->resp) != 0)
+    if (query_handle(&l->ctx, &l->sess, &m, &l->resp) != 0)
         die("out of memory");
     mpr_response r;
     if (!mpr_response_parse((const uint8_t *)l->resp.data, l->resp.len, &r))
@@ -118,9 +118,10 @@ int main(int argc, char **argv) {
         die(err);
     if (elig_reader_open(snap, &reader) != 0)
         die("cannot open a reader");
-    const elig_meta *meta = elig_snap_meta(snap);
-    l.ctx = (query_ctx){.reader = reader, .snapshot_id = meta->id, .snapshot_id_len = (uint32_t)strlen(meta->id),
-                        .max_batch = 1};
+    l.ctx = (query_ctx){.answer.reader = reader};
+    l.sess = (session){.conn_id = 1, .transport = SESSION_TCP, .peer = "redis-load"};
+    if (query_ctx_init(&l.ctx, 1) != 0)
+        die("out of memory");
 
     /* A second, plain LMDB view to enumerate the ids. */
     MDB_env *env;

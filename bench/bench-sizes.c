@@ -8,7 +8,8 @@
 #include "buf.h"
 #include "conn.h"
 #include "elig.h"
-#include "proto.h"
+#include "call.h"
+#include "mpr.h"
 #include "query.h"
 #include "worker.h"
 
@@ -20,7 +21,9 @@
     X("buf", sizeof(buf))                                                                                    \
     X("worker", sizeof(worker))                                                                              \
     X("worker read chunk", (size_t)WORKER_READ_CHUNK)                                                        \
-    X("proto_msg", sizeof(proto_msg))                                                                        \
+    X("conn_rx (only while a request is partly received)", sizeof(conn_rx))                                \
+    X("mpr_request", sizeof(mpr_request))                                                                    \
+    X("call (on the stack, per request)", sizeof(call))                                                      \
     X("query_ctx", sizeof(query_ctx))                                                                        \
     X("elig_query", sizeof(elig_query))                                                                      \
     X("elig_answer", sizeof(elig_answer))                                                                    \

@@ -1,8 +1,8 @@
 /* iofloor_query.c — query_handle (daemon/query.h) without the query: the
  * I/O floor.
  *
- * Linked into eligd's own main, server, worker, connection and decoder code
- * in place of daemon/query.c, so eligd-iofloor reads, frames, writes and
+ * Linked into eligd's own main, server, worker and connection code in
+ * place of daemon/query.c, so eligd-iofloor reads, frames, writes and
  * threads exactly as eligd does. `check` is answered with a constant answer
  * map of the same shape and size as a real eligible answer (the same keys,
  * a 16-digit kk, a 10-digit region, the serving snapshot's id), encoded
@@ -28,8 +28,8 @@ static void pack_head(msgpack_packer *pk, uint32_t msgid) {
     msgpack_pack_uint32(pk, msgid);
 }
 
-/* The same map query.c packs for an eligible answer. */
-static void pack_answer(msgpack_packer *pk, const query_ctx *ctx) {
+/* The same map encode.c writes for an eligible answer. */
+static void pack_answer(msgpack_packer *pk, const char *snapshot_id) {
     msgpack_pack_map(pk, 6);
     pack_str(pk, ELIG_KEY_ELIGIBLE);
     msgpack_pack_true(pk);
@@ -42,8 +42,7 @@ static void pack_answer(msgpack_packer *pk, const query_ctx *ctx) {
     pack_str(pk, ELIG_KEY_AMOUNT);
     msgpack_pack_uint32(pk, 200000);
     pack_str(pk, ELIG_KEY_SNAPSHOT);
-    msgpack_pack_str(pk, ctx->snapshot_id_len);
-    msgpack_pack_str_body(pk, ctx->snapshot_id, ctx->snapshot_id_len);
+    pack_str(pk, snapshot_id);
 }
 
 /* The answer's bytes, encoded once per worker thread (per snapshot id). */
@@ -52,20 +51,29 @@ static _Thread_local struct {
     buf bytes;
 } cached;
 
-static int append_answer(const query_ctx *ctx, buf *out) {
-    if (cached.for_id != ctx->snapshot_id) {
+static int append_answer(const query_ctx *q, buf *out) {
+    const char *id = elig_snap_meta(elig_reader_snap(q->answer.reader))->id;
+    if (cached.for_id != id) {
         msgpack_packer pk;
         cached.bytes.len = 0;
         msgpack_packer_init(&pk, &cached.bytes, buf_msgpack_write);
-        pack_answer(&pk, ctx);
+        pack_answer(&pk, id);
         if (cached.bytes.failed)
             return -1;
-        cached.for_id = ctx->snapshot_id;
+        cached.for_id = id;
     }
     return buf_append(out, cached.bytes.data, cached.bytes.len);
 }
 
-int query_handle(const query_ctx *ctx, const proto_msg *m, buf *out) {
+int query_ctx_init(query_ctx *q, uint32_t max_batch) {
+    q->scratch.max_batch = max_batch;
+    return 0;
+}
+
+void query_ctx_destroy(query_ctx *q) { (void)q; }
+
+int query_handle(query_ctx *ctx, const session *s, const mpr_request *m, buf *out) {
+    (void)s;
     if (m->type != ELIG_MSG_REQUEST)
         return 0;
     msgpack_packer pk;
@@ -77,10 +85,10 @@ int query_handle(const query_ctx *ctx, const proto_msg *m, buf *out) {
         append_answer(ctx, out);
         break;
     case ELIG_METHOD_CHECK_BATCH: {
-        mp_cur c = m->params;
+        mpr_cur c = m->params;
         uint32_t n = 0;
         if (m->nparams == 1)
-            mp_read_array(&c, &n);
+            mpr_array(&c, &n);
         msgpack_pack_nil(&pk);
         msgpack_pack_array(&pk, n);
         for (uint32_t i = 0; i < n; i++)

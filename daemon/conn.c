@@ -4,28 +4,295 @@
  * reads into the worker's shared buffer, every complete request in it is
  * answered into the worker's shared response buffer, and all of those
  * answers go out in one uv_try_write. Only what is left over — the tail of
- * a request split across reads, or answers the socket would not take — is
- * copied into the connection's own buffers, and those are freed again once
- * empty. */
+ * a request split across reads (conn_rx), or answers the socket would not
+ * take (queue) — is copied into the connection's own buffers, which are
+ * freed again once empty and counted against --max-buffer-memory while
+ * they exist. */
 #include "conn.h"
 
 #include <stdlib.h>
 #include <sys/ioctl.h>
 
 #include "log.h"
-#include "proto.h"
 #include "query.h"
 #include "worker.h"
 
 /* A partial request idle this long during a drain is given up on. */
 #define DRAIN_PARTIAL_GRACE_MS 100
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
-static void serve(conn *c, const char *data, size_t len);
+typedef enum {
+    EV_READ,    /* bytes arrived: in the worker's buffer, or appended to rx->in */
+    EV_EOF,     /* the client will send nothing more */
+    EV_WRITTEN, /* a write finished: output may have drained */
+    EV_CLOSE,   /* close now (error, timeout, memory cap, drain) */
+} conn_event;
 
-static size_t pending_output(const conn *c) {
-    return c->queue.len + c->inflight.len + c->w->out.len;
+static void serve(conn *c, conn_event ev, const char *data, size_t len, conn_close_cause why);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
+
+const char *conn_close_cause_name(conn_close_cause c) {
+    static const char *const names[] = {
+#define CONN_X_(e, s) s,
+        CONN_CLOSE_CAUSE_MAP(CONN_X_)
+#undef CONN_X_
+    };
+    return (unsigned)c < CONN_CLOSE_COUNT ? names[c] : "?";
 }
+
+/* ---- buffer memory, counted against --max-buffer-memory ----------------- */
+
+/* A closing connection's in-flight write is libuv's until the close
+ * callback, a moment later; it no longer counts. */
+static size_t conn_capacity(const conn *c) {
+    return (c->rx ? sizeof *c->rx + c->rx->in.cap : 0) + c->queue.cap +
+           (c->state == CONN_CLOSING ? 0 : c->inflight.cap);
+}
+
+/* Brings c's share of the server's buffer total up to date. */
+static void account(conn *c) {
+    size_t now = conn_capacity(c);
+    server *srv = c->w->srv;
+    if (now > c->held)
+        atomic_fetch_add_explicit(&srv->buffer_bytes, now - c->held, memory_order_relaxed);
+    else if (now < c->held)
+        atomic_fetch_sub_explicit(&srv->buffer_bytes, c->held - now, memory_order_relaxed);
+    c->held = now;
+}
+
+/* Before c grows a buffer by `more` bytes: while the server total would pass
+ * the cap, close whichever connection of this worker holds the most (c
+ * itself included). false if that was c: its growth is refused. */
+static bool make_room(conn *c, size_t more) {
+    server *srv = c->w->srv;
+    while (atomic_load_explicit(&srv->buffer_bytes, memory_order_relaxed) + more > srv->cfg.max_buffer_memory) {
+        conn *big = c;
+        for (conn *o = c->w->conns; o; o = o->next)
+            if (o->state != CONN_CLOSING && o->held > big->held)
+                big = o;
+        log_warn("conn %llu %s: closing a connection holding %zu bytes of buffers: over "
+                 "--max-buffer-memory %zu",
+                 (unsigned long long)big->sess.conn_id, big->sess.peer, big->held,
+                 srv->cfg.max_buffer_memory);
+        serve(big, EV_CLOSE, NULL, 0, CONN_CLOSE_MEMORY);
+        if (big == c)
+            return false;
+    }
+    return true;
+}
+
+static int grow(conn *c, buf *b, size_t more) {
+    if (b->cap - b->len >= more)
+        return 0;
+    if (!make_room(c, b->len + more > b->cap ? b->len + more - b->cap : 0))
+        return -1;
+    int rc = buf_reserve(b, more);
+    account(c);
+    return rc;
+}
+
+static void rx_free(conn *c) {
+    if (!c->rx)
+        return;
+    buf_free(&c->rx->in);
+    free(c->rx);
+    c->rx = NULL;
+    account(c);
+}
+
+/* Keeps the partial request data[0..len) and the decoder's progress. */
+static int rx_keep(conn *c, const char *data, size_t len, const mpr_scan *scan) {
+    if (!c->rx) {
+        if (!make_room(c, sizeof *c->rx) || !(c->rx = calloc(1, sizeof *c->rx)))
+            return -1;
+        account(c);
+    }
+    c->rx->scan = *scan;
+    c->rx->since_ms = server_now_ms();
+    if (grow(c, &c->rx->in, len) != 0)
+        return -1;
+    memcpy(c->rx->in.data + c->rx->in.len, data, len);
+    c->rx->in.len += len;
+    return 0;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+static size_t pending_output(const conn *c) { return c->queue.len + c->inflight.len + c->w->out.len; }
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
+    (void)suggested;
+    conn *c = h->data;
+    if (!c->rx || c->rx->in.len == 0) {
+        *b = uv_buf_init(c->w->rbuf, WORKER_READ_CHUNK);
+        return;
+    }
+    /* A request is already partly here: read the rest straight after it. */
+    if (grow(c, &c->rx->in, WORKER_READ_CHUNK) != 0) {
+        *b = uv_buf_init(NULL, 0); /* libuv then reports UV_ENOBUFS */
+        return;
+    }
+    *b = uv_buf_init(c->rx->in.data + c->rx->in.len, (unsigned)(c->rx->in.cap - c->rx->in.len));
+}
+
+static void set_reading(conn *c, bool on) {
+    if (on == c->reading)
+        return;
+    if (on)
+        uv_read_start(&c->h.stream, on_alloc, on_read);
+    else
+        uv_read_stop(&c->h.stream);
+    c->reading = on;
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
+    conn *c = s->data;
+    if (nread == 0 || c->state == CONN_CLOSING)
+        return;
+    if (nread == UV_EOF) {
+        serve(c, EV_EOF, NULL, 0, 0);
+    } else if (nread < 0) {
+        log_debug("conn %llu %s: read failed: %s", (unsigned long long)c->sess.conn_id, c->sess.peer,
+                  uv_strerror((int)nread));
+        serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_ERROR);
+    } else if (b->base == c->w->rbuf) {
+        serve(c, EV_READ, b->base, (size_t)nread, 0);
+    } else {
+        c->rx->in.len += (size_t)nread;
+        serve(c, EV_READ, NULL, 0, 0);
+    }
+}
+
+/* ---- answering ---------------------------------------------------------- */
+
+typedef enum {
+    ANSWERED,    /* every complete request answered; a partial one may remain */
+    OUTPUT_FULL, /* stopped: unsent answers reached --max-output */
+    BAD_STREAM,  /* cannot be resynchronised: answer what came before, then close */
+    NO_MEMORY,   /* the answer could not be buffered */
+} answer_outcome;
+
+/* Answers the complete requests at data[*off..len), resuming the framing
+ * of the first one from *scan. On return *off is past the last request
+ * answered and *scan holds the progress through the one after it. */
+static answer_outcome answer(conn *c, const char *data, size_t len, size_t *off, mpr_scan *scan) {
+    worker *w = c->w;
+    size_t max_message = w->srv->cfg.max_message;
+    worker_sync_snapshot(w);
+    while (*off < len) {
+        if (pending_output(c) >= w->srv->cfg.max_output)
+            return OUTPUT_FULL;
+        const uint8_t *p = (const uint8_t *)data + *off;
+        long size = mpr_scan_next(scan, p, len - *off, max_message);
+        if (size == MPR_NEED_MORE)
+            break;
+        mpr_request m;
+        if (size < 0 || !mpr_rpc_request(p, (size_t)size, &m)) {
+            log_debug("conn %llu %s: closing: %s", (unsigned long long)c->sess.conn_id, c->sess.peer,
+                      size < 0 ? mpr_status_str(size) : "not a msgpack-RPC request or notification");
+            worker_count_close(w, CONN_CLOSE_PROTOCOL);
+            return BAD_STREAM;
+        }
+        w->requests_local += m.type == ELIG_MSG_REQUEST;
+        if (query_handle(&w->qctx, &c->sess, &m, &w->out) != 0) {
+            log_warn("conn %llu %s: out of memory answering", (unsigned long long)c->sess.conn_id,
+                     c->sess.peer);
+            w->out.len = 0;
+            w->out.failed = false;
+            return NO_MEMORY;
+        }
+        *off += (size_t)size;
+        mpr_scan_reset(scan);
+        c->last_active_ms = server_now_ms();
+    }
+    return ANSWERED;
+}
+
+/* Answers what is buffered: the bytes just read into the worker's buffer
+ * (data), or what rx holds (data NULL). Keeps a partial tail in rx. */
+static answer_outcome answer_input(conn *c, const char *data, size_t len) {
+    size_t off = 0;
+    answer_outcome out;
+    if (data) {
+        mpr_scan scan;
+        mpr_scan_reset(&scan);
+        out = answer(c, data, len, &off, &scan);
+        if (out == ANSWERED && off < len && rx_keep(c, data + off, len - off, &scan) != 0)
+            out = NO_MEMORY;
+        else if (out == OUTPUT_FULL && off < len && rx_keep(c, data + off, len - off, &scan) != 0)
+            out = NO_MEMORY;
+        return out;
+    }
+    if (!c->rx)
+        return ANSWERED;
+    out = answer(c, c->rx->in.data, c->rx->in.len, &off, &c->rx->scan);
+    if (off) {
+        buf_consume(&c->rx->in, off);
+        c->rx->since_ms = server_now_ms(); /* a new request's deadline starts */
+    }
+    if (c->rx->in.len == 0)
+        rx_free(c);
+    return out;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+static void on_write(uv_write_t *req, int status);
+
+/* Hands the queue to libuv unless a write is already in flight. */
+static int start_write(conn *c) {
+    if (c->inflight.len || !c->queue.len)
+        return 0;
+    buf t = c->inflight;
+    c->inflight = c->queue;
+    c->queue = t;
+    uv_buf_t b = uv_buf_init(c->inflight.data, (unsigned)c->inflight.len);
+    return uv_write(&c->wreq, &c->h.stream, &b, 1, on_write);
+}
+
+/* Sends the worker's response buffer for c: straight to the socket when
+ * nothing is queued before it, else behind the queue (answers stay in
+ * request order). 0, or -1 if the connection must close. */
+static int flush(conn *c) {
+    buf *out = &c->w->out;
+    size_t sent = 0;
+    int rc = 0;
+    if (out->len && !c->inflight.len && !c->queue.len) {
+        uv_buf_t b = uv_buf_init(out->data, (unsigned)out->len);
+        int n = uv_try_write(&c->h.stream, &b, 1);
+        if (n < 0 && n != UV_EAGAIN)
+            rc = -1;
+        sent = n > 0 ? (size_t)n : 0;
+    }
+    if (rc == 0 && sent < out->len) {
+        if (grow(c, &c->queue, out->len - sent) != 0)
+            rc = -1;
+        else
+            buf_append(&c->queue, out->data + sent, out->len - sent);
+    }
+    out->len = 0;
+    if (rc == 0 && start_write(c) != 0)
+        rc = -1;
+    return rc;
+}
+
+static void on_write(uv_write_t *req, int status) {
+    conn *c = req->handle->data;
+    if (c->state == CONN_CLOSING)
+        return;
+    if (status < 0) {
+        serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_ERROR);
+        return;
+    }
+    c->last_active_ms = server_now_ms();
+    c->inflight.len = 0;
+    if (!c->queue.len) {
+        buf_free(&c->inflight); /* caught up: give the memory back */
+        account(c);
+    }
+    serve(c, EV_WRITTEN, NULL, 0, 0);
+}
+
+/* ---- the state machine -------------------------------------------------- */
 
 static void on_close(uv_handle_t *h) {
     conn *c = h->data;
@@ -40,206 +307,94 @@ static void on_close(uv_handle_t *h) {
         w->nconns--;
         atomic_fetch_sub(&w->srv->connections, 1);
     }
-    buf_free(&c->in);
-    buf_free(&c->queue);
     buf_free(&c->inflight);
+    account(c);
     free(c);
     worker_maybe_finish(w);
 }
 
-void conn_close(conn *c) {
+/* The only place c->state is written after accept. */
+static void set_state(conn *c, conn_state s) {
+    if (c->state == CONN_CLOSING || c->state == s)
+        return;
+    c->state = s;
+    if (s == CONN_FLUSHING) {
+        rx_free(c); /* no more requests will be read */
+    } else if (s == CONN_CLOSING) {
+        set_reading(c, false);
+        rx_free(c);
+        buf_free(&c->queue); /* inflight stays libuv's until the close callback */
+        account(c);
+        uv_close(&c->h.handle, on_close);
+    }
+}
+
+/* Every event of a connection comes here; the state changes only here.
+ * Answers what it can, writes, then settles: pause while output is over
+ * the limit, resume once it drains, close a flushing connection once all
+ * is written. */
+static void serve(conn *c, conn_event ev, const char *data, size_t len, conn_close_cause why) {
     if (c->state == CONN_CLOSING)
         return;
-    c->state = CONN_CLOSING;
-    uv_close(&c->h.handle, on_close);
-}
-
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
-    (void)suggested;
-    conn *c = h->data;
-    if (c->in.len == 0) {
-        *b = uv_buf_init(c->w->rbuf, WORKER_READ_CHUNK);
+    if (ev == EV_CLOSE) {
+        worker_count_close(c->w, why);
+        set_state(c, CONN_CLOSING);
         return;
     }
-    /* A request is already partly here: read the rest straight after it. */
-    if (buf_reserve(&c->in, WORKER_READ_CHUNK) != 0) {
-        *b = uv_buf_init(NULL, 0); /* libuv then reports UV_ENOBUFS */
-        return;
-    }
-    *b = uv_buf_init(c->in.data + c->in.len, (unsigned)(c->in.cap - c->in.len));
-}
-
-static void set_reading(conn *c, bool on) {
-    if (on == c->reading)
-        return;
-    if (on)
-        uv_read_start(&c->h.stream, on_alloc, on_read);
-    else
-        uv_read_stop(&c->h.stream);
-    c->reading = on;
-}
-
-/* Answers every complete request in data[0..len) until the unsent output
- * passes the limit. Returns the bytes consumed. A stream that cannot be
- * resynchronised moves c to CONN_FLUSHING: the answers so far still go out,
- * then the connection closes. */
-static size_t answer(conn *c, const char *data, size_t len) {
-    worker *w = c->w;
-    size_t max_message = w->srv->cfg.max_message;
-    size_t off = 0;
-    proto_msg m;
-
-    worker_sync_snapshot(w);
-    while (off < len) {
-        if (pending_output(c) >= w->srv->cfg.max_output) {
-            c->state = CONN_PAUSED;
-            c->paused_since_ms = server_now_ms();
-            break;
-        }
-        long r = proto_next((const uint8_t *)data + off, len - off, max_message, &m);
-        if (r == PROTO_NEED_MORE && len - off > max_message)
-            r = PROTO_TOO_LARGE;
-        if (r == PROTO_NEED_MORE)
-            break;
-        if (r < 0) {
-            log_debug("worker %d: closing a connection: %s", w->index, proto_status_str(r));
-            c->state = CONN_FLUSHING;
-            off = len;
-            break;
-        }
-        w->requests_local += m.type == ELIG_MSG_REQUEST;
-        if (query_handle(&w->qctx, &m, &w->out) != 0) {
-            log_warn("worker %d: out of memory answering; closing a connection", w->index);
-            w->out.len = 0;
-            w->out.failed = false;
-            conn_close(c);
-            return len;
-        }
-        off += (size_t)r;
-    }
-    worker_publish_requests(w);
-    return off;
-}
-
-static void on_write(uv_write_t *req, int status);
-
-static void start_write(conn *c) {
-    if (c->inflight.len || !c->queue.len)
-        return;
-    buf t = c->inflight;
-    c->inflight = c->queue;
-    c->queue = t;
-    uv_buf_t b = uv_buf_init(c->inflight.data, (unsigned)c->inflight.len);
-    if (uv_write(&c->wreq, &c->h.stream, &b, 1, on_write) != 0)
-        conn_close(c);
-}
-
-/* Sends the worker's response buffer for c: straight to the socket when
- * nothing is queued before it, else behind the queue (answers stay in
- * request order). */
-static void flush(conn *c) {
-    buf *out = &c->w->out;
-    if (out->len == 0 || c->state == CONN_CLOSING) {
-        out->len = 0;
-        return;
-    }
-    size_t sent = 0;
-    if (!c->inflight.len && !c->queue.len) {
-        uv_buf_t b = uv_buf_init(out->data, (unsigned)out->len);
-        int n = uv_try_write(&c->h.stream, &b, 1);
-        if (n < 0 && n != UV_EAGAIN) {
-            out->len = 0;
-            conn_close(c);
-            return;
-        }
-        sent = n > 0 ? (size_t)n : 0;
-    }
-    if (sent < out->len && buf_append(&c->queue, out->data + sent, out->len - sent) != 0) {
-        out->len = 0;
-        conn_close(c);
-        return;
-    }
-    out->len = 0;
-    start_write(c);
-}
-
-static void on_write(uv_write_t *req, int status) {
-    conn *c = req->handle->data;
-    if (c->state == CONN_CLOSING)
-        return;
-    if (status < 0) {
-        conn_close(c);
-        return;
-    }
-    c->last_active_ms = server_now_ms();
-    c->inflight.len = 0;
-    if (!c->queue.len)
-        buf_free(&c->inflight); /* caught up: give the memory back */
-    start_write(c);
-    serve(c, NULL, 0);
-}
-
-/* Answers data (bytes just read into the shared buffer) or, with data NULL,
- * what c->in holds; writes; then settles the state: resume a paused
- * connection whose output drained, close a flushing one that is done. */
-static void serve(conn *c, const char *data, size_t len) {
+    if (ev == EV_EOF)
+        set_state(c, CONN_FLUSHING); /* whole requests were answered as they came */
     for (;;) {
         if (c->state == CONN_PAUSED && pending_output(c) < c->w->srv->cfg.max_output)
-            c->state = CONN_READING;
-        if (c->state != CONN_READING)
-            break;
-        if (data) {
-            size_t off = answer(c, data, len);
-            if (off < len && c->state != CONN_CLOSING && c->state != CONN_FLUSHING &&
-                buf_append(&c->in, data + off, len - off) != 0)
-                conn_close(c);
-            data = NULL;
-        } else if (c->in.len) {
-            size_t off = answer(c, c->in.data, c->in.len);
-            buf_consume(&c->in, off);
-        }
-        flush(c);
-        if (c->state != CONN_PAUSED)
-            break;
-    }
-    if (c->state == CONN_CLOSING)
-        return;
-    if (c->state == CONN_FLUSHING)
-        buf_free(&c->in);
-    else if (c->in.len == 0)
-        buf_free(&c->in);
-    set_reading(c, c->state == CONN_READING);
-    if (c->state == CONN_FLUSHING && !c->inflight.len && !c->queue.len)
-        conn_close(c);
-}
-
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
-    conn *c = s->data;
-    if (nread == 0 || c->state == CONN_CLOSING)
-        return;
-    if (nread < 0) {
-        if (nread != UV_EOF) {
-            conn_close(c);
+            set_state(c, CONN_READING);
+        answer_outcome out = ANSWERED;
+        if (c->state == CONN_READING)
+            out = answer_input(c, data, len);
+        data = NULL;
+        if (out == NO_MEMORY || flush(c) != 0) {
+            serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_ERROR);
             return;
         }
-        /* The client is done sending: answer what it sent, then close. */
-        c->state = CONN_FLUSHING;
-        serve(c, NULL, 0);
-        return;
+        if (c->state == CONN_CLOSING) /* the memory cap chose this connection */
+            return;
+        if (out == BAD_STREAM)
+            set_state(c, CONN_FLUSHING);
+        else if (out == OUTPUT_FULL)
+            set_state(c, CONN_PAUSED);
+        /* Paused, but the socket took everything at once: go on answering. */
+        if (!(c->state == CONN_PAUSED && pending_output(c) < c->w->srv->cfg.max_output))
+            break;
     }
-    c->last_active_ms = server_now_ms();
-    if (b->base == c->w->rbuf) {
-        serve(c, b->base, (size_t)nread);
-    } else {
-        c->in.len += (size_t)nread;
-        serve(c, NULL, 0);
-    }
+    set_reading(c, c->state == CONN_READING);
+    if (c->state == CONN_FLUSHING && !c->inflight.len && !c->queue.len)
+        set_state(c, CONN_CLOSING);
 }
 
-static void refuse(conn *c) {
-    log_debug("worker %d: refusing a connection: at --max-connections %u", c->w->index,
-              c->w->srv->cfg.max_connections);
-    conn_close(c);
+void conn_force_close(conn *c, conn_close_cause why) { serve(c, EV_CLOSE, NULL, 0, why); }
+
+/* ---- accept, sweep, drain ----------------------------------------------- */
+
+static void describe_peer(conn *c, bool is_unix) {
+    if (is_unix) {
+        c->sess.transport = SESSION_UNIX;
+        snprintf(c->sess.peer, sizeof c->sess.peer, "unix");
+        return;
+    }
+    c->sess.transport = SESSION_TCP;
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    char host[48] = "?";
+    int port = 0;
+    if (uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET6) {
+            uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof host);
+            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+            snprintf(c->sess.peer, sizeof c->sess.peer, "[%s]:%d", host, port);
+            return;
+        }
+        uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof host);
+        port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    }
+    snprintf(c->sess.peer, sizeof c->sess.peer, "%s:%d", host, port);
 }
 
 void conn_accept(worker *w, uv_stream_t *listener) {
@@ -257,14 +412,19 @@ void conn_accept(worker *w, uv_stream_t *listener) {
         return;
     }
     c->h.handle.data = c;
-    if (uv_accept(listener, &c->h.stream) != 0) {
-        conn_close(c);
+    c->sess.conn_id = atomic_fetch_add_explicit(&w->srv->next_conn_id, 1, memory_order_relaxed);
+    if ((rc = uv_accept(listener, &c->h.stream)) != 0) {
+        log_warn("worker %d: accept failed: %s", w->index, uv_strerror(rc));
+        set_state(c, CONN_CLOSING);
         return;
     }
+    describe_peer(c, is_unix);
     unsigned open = atomic_fetch_add(&w->srv->connections, 1);
     if (open >= w->srv->cfg.max_connections) {
         atomic_fetch_sub(&w->srv->connections, 1);
-        refuse(c);
+        log_debug("conn %llu %s: refused: at --max-connections %u", (unsigned long long)c->sess.conn_id,
+                  c->sess.peer, w->srv->cfg.max_connections);
+        serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_MAX_CONNECTIONS);
         return;
     }
     c->counted = true;
@@ -276,9 +436,9 @@ void conn_accept(worker *w, uv_stream_t *listener) {
     if (!is_unix)
         uv_tcp_nodelay(&c->h.tcp, 1);
     c->last_active_ms = server_now_ms();
+    log_debug("conn %llu %s: accepted", (unsigned long long)c->sess.conn_id, c->sess.peer);
     if (w->draining) { /* accepted in the instant before the listener closed */
-        c->state = CONN_FLUSHING;
-        conn_close(c);
+        serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_DRAIN);
         return;
     }
     set_reading(c, true);
@@ -287,14 +447,23 @@ void conn_accept(worker *w, uv_stream_t *listener) {
 void conn_sweep(conn *c, uint64_t now) {
     const server_config *cfg = &c->w->srv->cfg;
     bool writing = c->inflight.len || c->queue.len;
-    if (c->state == CONN_READING && !writing && now - c->last_active_ms >= cfg->idle_timeout_ms) {
-        log_debug("worker %d: closing a connection idle for %llu ms", c->w->index,
+    unsigned long long id = (unsigned long long)c->sess.conn_id;
+    /* A paused connection holds whole requests it has not answered yet; the
+     * output timeout governs it, not the request deadline. */
+    if (c->state == CONN_READING && c->rx && now - c->rx->since_ms >= cfg->request_timeout_ms) {
+        log_info("conn %llu %s: closing: a request has been arriving for %llu ms (--request-timeout)",
+                 id, c->sess.peer, (unsigned long long)(now - c->rx->since_ms));
+        serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_REQUEST_TIMEOUT);
+    } else if (c->state == CONN_READING && !writing && now - c->last_active_ms >= cfg->idle_timeout_ms) {
+        /* Idle: no request answered and no answer written for that long
+         * (bytes of a partial request do not count as activity). */
+        log_debug("conn %llu %s: closing: idle for %llu ms", id, c->sess.peer,
                   (unsigned long long)(now - c->last_active_ms));
-        conn_close(c);
+        serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_IDLE);
     } else if (writing && now - c->last_active_ms >= cfg->output_timeout_ms) {
-        log_warn("worker %d: closing a connection that has not read its answers for %llu ms",
-                 c->w->index, (unsigned long long)(now - c->last_active_ms));
-        conn_close(c);
+        log_warn("conn %llu %s: closing: has not read its answers for %llu ms", id, c->sess.peer,
+                 (unsigned long long)(now - c->last_active_ms));
+        serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_OUTPUT_TIMEOUT);
     }
 }
 
@@ -312,9 +481,9 @@ void conn_drain_check(conn *c, uint64_t now) {
         return;
     if (c->inflight.len || c->queue.len)
         return; /* answers still going out */
-    if (c->in.len && now - c->last_active_ms < DRAIN_PARTIAL_GRACE_MS)
+    if (c->rx && now - c->rx->since_ms < DRAIN_PARTIAL_GRACE_MS)
         return; /* the rest of a request may be on its way */
     if (c->state == CONN_READING && unread_bytes(c) > 0)
         return; /* received but not yet read: libuv will read and answer it */
-    conn_close(c);
+    serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_DRAIN);
 }

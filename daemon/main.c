@@ -23,15 +23,22 @@ static const char usage[] =
     "  --snapshot PATH          snapshot file to serve (required; may be a symlink)\n"
     "  --listen HOST:PORT       TCP address (default 127.0.0.1:7420; port 0 = any free port)\n"
     "  --unix PATH              also listen on a Unix stream socket at PATH\n"
+    "  --unix-mode MODE         permissions of the Unix socket, octal (default 0660)\n"
     "  --threads N              worker threads, one event loop each (default: number of cores)\n"
     "  --max-connections N      open connections at most; more are refused (default 10000)\n"
     "  --max-message BYTES      largest request accepted; larger closes the connection\n"
     "                           (default 1048576)\n"
     "  --max-batch N            check_batch items at most; more is too_large (default 10000)\n"
     "  --max-output BYTES       unsent answers per connection before its reading is paused\n"
-    "                           (default 4194304)\n"
+    "                           (default 4194304, at most 1073741824)\n"
     "  --output-timeout SECS    close a connection whose answers have not moved for this\n"
     "                           long (default 30)\n"
+    "  --request-timeout SECS   close a connection whose request has not arrived in full\n"
+    "                           this long after its first byte (default 5)\n"
+    "  --max-buffer-memory BYTES\n"
+    "                           all connections' input and output buffers together; past\n"
+    "                           it the connections holding the most are closed\n"
+    "                           (default 1073741824)\n"
     "  --idle-timeout SECS      close a connection idle this long (default 300)\n"
     "  --drain-timeout SECS     on SIGTERM, close what is still open after this (default 10)\n"
     "  --warm                   read the whole snapshot into memory before serving\n"
@@ -52,6 +59,9 @@ enum {
     OPT_MAX_BATCH,
     OPT_MAX_OUTPUT,
     OPT_OUTPUT_TIMEOUT,
+    OPT_REQUEST_TIMEOUT,
+    OPT_MAX_BUFFER_MEMORY,
+    OPT_UNIX_MODE,
     OPT_IDLE_TIMEOUT,
     OPT_DRAIN_TIMEOUT,
     OPT_WARM,
@@ -71,6 +81,9 @@ static const struct option options[] = {
     {"max-batch", required_argument, NULL, OPT_MAX_BATCH},
     {"max-output", required_argument, NULL, OPT_MAX_OUTPUT},
     {"output-timeout", required_argument, NULL, OPT_OUTPUT_TIMEOUT},
+    {"request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT},
+    {"max-buffer-memory", required_argument, NULL, OPT_MAX_BUFFER_MEMORY},
+    {"unix-mode", required_argument, NULL, OPT_UNIX_MODE},
     {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
     {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
     {"warm", no_argument, NULL, OPT_WARM},
@@ -116,6 +129,19 @@ static uint64_t parse_seconds(const char *flag, const char *s) {
     return ms ? ms : 1;
 }
 
+/* Permission bits in octal, 0 to 0777. */
+static unsigned parse_mode(const char *flag, const char *s) {
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 8);
+    if (errno || end == s || *end || s[0] == '-' || v > 0777) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "%s: '%%s' is not an octal mode from 0 to 0777", flag);
+        bad_usage(msg, s);
+    }
+    return (unsigned)v;
+}
+
 /* HOST:PORT, or [IPV6]:PORT. Writes into host (static storage). */
 static void parse_listen(const char *s, const char **host, int *port) {
     static char h[256];
@@ -149,6 +175,9 @@ int main(int argc, char **argv) {
         .max_batch = ELIG_WIRE_MAX_BATCH,
         .max_output = 4u << 20,
         .output_timeout_ms = 30000,
+        .request_timeout_ms = 5000,
+        .max_buffer_memory = (size_t)1 << 30,
+        .unix_mode = 0660,
         .idle_timeout_ms = 300000,
         .drain_timeout_ms = 10000,
     };
@@ -169,8 +198,15 @@ int main(int argc, char **argv) {
             cfg.max_batch = (uint32_t)parse_count("--max-batch", optarg, 1, 1000000);
             break;
         case OPT_MAX_OUTPUT:
-            cfg.max_output = (size_t)parse_count("--max-output", optarg, 1024, 1ull << 32);
+            /* At most 1 GiB: the queue (this plus one response) must stay
+             * far inside what a uv_buf_t length holds (unsigned int). */
+            cfg.max_output = (size_t)parse_count("--max-output", optarg, 1024, 1ull << 30);
             break;
+        case OPT_MAX_BUFFER_MEMORY:
+            cfg.max_buffer_memory = (size_t)parse_count("--max-buffer-memory", optarg, 1u << 20, 1ull << 40);
+            break;
+        case OPT_REQUEST_TIMEOUT: cfg.request_timeout_ms = parse_seconds("--request-timeout", optarg); break;
+        case OPT_UNIX_MODE: cfg.unix_mode = parse_mode("--unix-mode", optarg); break;
         case OPT_OUTPUT_TIMEOUT: cfg.output_timeout_ms = parse_seconds("--output-timeout", optarg); break;
         case OPT_IDLE_TIMEOUT: cfg.idle_timeout_ms = parse_seconds("--idle-timeout", optarg); break;
         case OPT_DRAIN_TIMEOUT: cfg.drain_timeout_ms = parse_seconds("--drain-timeout", optarg); break;

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -67,9 +68,21 @@ static int bound_port(int fd) {
     return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
-/* The Unix socket; a stale socket file left by a previous run is replaced,
+/* True if a live process accepts connections on the Unix socket at path. */
+static bool unix_socket_live(const struct sockaddr_un *sa) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    bool live = connect(fd, (const struct sockaddr *)sa, sizeof *sa) == 0 || errno == EAGAIN;
+    close(fd);
+    return live;
+}
+
+/* The Unix socket at path, with permissions `mode` whatever the umask. A
+ * socket file left by a dead daemon is replaced; one that a live daemon
+ * still answers on is not stolen (its own exit would then unlink ours);
  * anything else at the path is an error. */
-static int unix_socket(const char *path) {
+static int unix_socket(const char *path, unsigned mode) {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof sa.sun_path) {
         log_error("unix socket path too long: %s", path);
@@ -82,16 +95,50 @@ static int unix_socket(const char *path) {
             log_error("cannot listen on %s: exists and is not a socket", path);
             return -1;
         }
+        if (unix_socket_live(&sa)) {
+            log_error("cannot listen on %s: another process is listening on it", path);
+            return -1;
+        }
         unlink(path);
     }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 1024) != 0) {
+    /* Bind with no permissions at all, then open up to `mode`: no moment in
+     * which the umask's wider bits let a stranger connect. */
+    mode_t old = umask(0777);
+    int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sa, sizeof sa);
+    umask(old);
+    if (rc != 0 || chmod(path, mode) != 0 || listen(fd, 1024) != 0) {
         log_error("cannot listen on %s: %s", path, strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;
     }
     return fd;
+}
+
+/* Every connection is a file descriptor: raise the soft RLIMIT_NOFILE to
+ * what --max-connections needs (up to the hard limit), or lower the
+ * effective maximum to what the limit allows, and say so. */
+#define FD_RESERVE 64 /* listeners, the snapshot, logs, timers, audit... */
+static void fit_fd_limit(server_config *cfg) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t need = (rlim_t)cfg->max_connections + FD_RESERVE;
+    if (rl.rlim_cur < need) {
+        rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+        struct rlimit nrl = {want, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &nrl) == 0)
+            rl.rlim_cur = want;
+    }
+    if (rl.rlim_cur < need) {
+        uint32_t fit = rl.rlim_cur > 2 * FD_RESERVE ? (uint32_t)(rl.rlim_cur - FD_RESERVE) : (uint32_t)(rl.rlim_cur / 2);
+        if (fit < 1)
+            fit = 1;
+        log_warn("open-file limit is %llu: serving at most %u connections instead of --max-connections %u",
+                 (unsigned long long)rl.rlim_cur, fit, cfg->max_connections);
+        cfg->max_connections = fit;
+    }
 }
 
 /* Written only once every worker listens, and renamed into place, so a
@@ -108,6 +155,15 @@ static int write_ready_file(const char *path, int port) {
 }
 
 static void drain_all(server *srv);
+
+/* Removes the Unix socket file at exit, if it is still the one we bound
+ * (a later daemon may have replaced it after we stopped answering). */
+static void unlink_own_socket(const server *srv) {
+    struct stat st;
+    if (srv->cfg.unix_path && lstat(srv->cfg.unix_path, &st) == 0 && st.st_ino == srv->unix_ino &&
+        st.st_dev == srv->unix_dev)
+        unlink(srv->cfg.unix_path);
+}
 
 static void on_signal(uv_signal_t *h, int signum) {
     server *srv = h->data;
@@ -175,8 +231,13 @@ static int main_loop_init(server *srv) {
 static int start_workers(server *srv, int *port) {
     const server_config *cfg = &srv->cfg;
     int unix_fd = -1;
-    if (cfg->unix_path && (unix_fd = unix_socket(cfg->unix_path)) < 0)
-        return -1;
+    if (cfg->unix_path) {
+        struct stat st;
+        if ((unix_fd = unix_socket(cfg->unix_path, cfg->unix_mode)) < 0)
+            return -1;
+        if (lstat(cfg->unix_path, &st) == 0)
+            srv->unix_ino = st.st_ino, srv->unix_dev = st.st_dev;
+    }
     *port = cfg->listen_port;
     if (cfg->listen_host && *port != 0) {
         /* SO_REUSEPORT would let a second eligd silently share a port in
@@ -198,7 +259,7 @@ static int start_workers(server *srv, int *port) {
         int ufd = unix_fd >= 0 ? dup(unix_fd) : -1;
         int rc = worker_init(&srv->workers[i], srv, i, tcp_fd, ufd);
         if (rc != 0) {
-            log_error("cannot start worker %d: %s", i, uv_strerror(rc));
+            log_error("cannot start worker %d: %s", i, elig_strerror(rc));
             return -1;
         }
     }
@@ -229,8 +290,11 @@ int server_run(const server_config *cfg) {
     static server srv; /* one per process; static so signal handlers can reach it */
     memset(&srv, 0, sizeof srv);
     srv.cfg = *cfg;
+    fit_fd_limit(&srv.cfg);
     srv.start_ms = server_now_ms();
     atomic_init(&srv.connections, 0);
+    atomic_init(&srv.buffer_bytes, 0);
+    atomic_init(&srv.next_conn_id, 1);
     signal(SIGPIPE, SIG_IGN); /* a client gone mid-write is an error code, not a death */
 
     char err[256];
@@ -258,8 +322,7 @@ int server_run(const server_config *cfg) {
     free(srv.workers);
     uv_loop_close(&srv.loop);
     snap_holder_destroy(&srv.snaps);
-    if (cfg->unix_path)
-        unlink(cfg->unix_path);
+    unlink_own_socket(&srv);
     log_info("drained, exiting");
     return 0;
 }

@@ -17,11 +17,14 @@ typedef struct {
     const char *listen_host; /* NULL: no TCP listener */
     int listen_port;         /* 0: an ephemeral port */
     const char *unix_path;   /* NULL: no Unix socket */
+    unsigned unix_mode;      /* its permission bits */
     int threads;
     uint32_t max_connections;
     uint32_t max_message;
     uint32_t max_batch;
     size_t max_output;       /* unsent bytes per connection before pausing it */
+    size_t max_buffer_memory; /* all connections' buffers together */
+    uint64_t request_timeout_ms; /* a request must arrive in full within this */
     uint64_t output_timeout_ms;
     uint64_t idle_timeout_ms;
     uint64_t drain_timeout_ms;
@@ -37,12 +40,15 @@ typedef struct server {
     worker *workers;
     int nworkers;
     atomic_uint connections; /* open now, all workers */
+    atomic_size_t buffer_bytes; /* connection buffers held, all workers */
+    atomic_uint_fast64_t next_conn_id;
     uint64_t start_ms;
     uv_loop_t loop; /* the main thread's: signals and shutdown only */
     uv_signal_t sighup, sigterm, sigint;
     uv_async_t worker_done;
     uv_timer_t drain_timer;
     int workers_done;
+    uint64_t unix_ino, unix_dev; /* the socket file we bound, to unlink only ours */
     bool draining;
 } server;
 

@@ -11,7 +11,7 @@
 #define SWEEP_INTERVAL_MS 1000
 #define DRAIN_POLL_MS 10
 
-static void server_info_cb(void *ud, query_server_info *out);
+static void server_info_cb(void *ud, call_server_info *out);
 
 static void use_snapshot(worker *w, snap_ref *ref, elig_reader *reader, uint64_t gen) {
     if (w->reader)
@@ -20,10 +20,7 @@ static void use_snapshot(worker *w, snap_ref *ref, elig_reader *reader, uint64_t
     w->snap = ref;
     w->reader = reader;
     w->snap_gen = gen;
-    const elig_meta *m = elig_snap_meta(ref->snap);
-    w->qctx.reader = reader;
-    w->qctx.snapshot_id = m->id;
-    w->qctx.snapshot_id_len = (uint32_t)strlen(m->id);
+    w->qctx.answer.reader = reader;
 }
 
 void worker_sync_snapshot(worker *w) {
@@ -104,7 +101,7 @@ static void on_wake(uv_async_t *a) {
     if (atomic_load(&w->force_requested)) {
         for (conn *c = w->conns, *next; c; c = next) {
             next = c->next;
-            conn_close(c);
+            conn_force_close(c, CONN_CLOSE_DRAIN);
         }
     }
     worker_maybe_finish(w);
@@ -141,23 +138,24 @@ int worker_init(worker *w, server *srv, int index, int tcp_fd, int unix_fd) {
     atomic_init(&w->drain_requested, false);
     atomic_init(&w->force_requested, false);
     atomic_init(&w->done, false);
-    w->qctx.max_batch = srv->cfg.max_batch;
-    w->qctx.server_info = server_info_cb;
-    w->qctx.server_info_ud = w;
-    if (!(w->rbuf = malloc(WORKER_READ_CHUNK)))
-        return UV_ENOMEM;
+    for (int i = 0; i < CONN_CLOSE_COUNT; i++)
+        atomic_init(&w->closes[i], 0);
+    w->qctx.answer.server_info = server_info_cb;
+    w->qctx.answer.server_info_ud = w;
+    int rc;
+    if (!(w->rbuf = malloc(WORKER_READ_CHUNK)) || query_ctx_init(&w->qctx, srv->cfg.max_batch) != 0)
+        return ELIG_ENOMEM;
 
     uint64_t gen;
     snap_ref *ref = snap_holder_acquire(&srv->snaps, &gen);
     elig_reader *reader;
-    if (elig_reader_open(ref->snap, &reader) != 0) {
+    if ((rc = elig_reader_open(ref->snap, &reader)) != 0) {
         snap_ref_release(ref);
-        return UV_EIO;
+        return rc;
     }
     use_snapshot(w, ref, reader, gen);
 
-    int rc = uv_loop_init(&w->loop);
-    if (rc != 0)
+    if ((rc = uv_loop_init(&w->loop)) != 0)
         return rc;
     uv_async_init(&w->loop, &w->wake, on_wake);
     w->wake.data = w;
@@ -198,10 +196,11 @@ void worker_destroy(worker *w) {
     w->reader = NULL;
     w->snap = NULL;
     buf_free(&w->out);
+    query_ctx_destroy(&w->qctx);
     free(w->rbuf);
 }
 
-static void server_info_cb(void *ud, query_server_info *out) {
+static void server_info_cb(void *ud, call_server_info *out) {
     worker *w = ud;
     server *srv = w->srv;
     uint64_t requests = 0;

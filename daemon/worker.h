@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "buf.h"
+#include "conn.h"
 #include "query.h"
 #include "server.h"
 
@@ -49,6 +50,9 @@ struct worker {
 
     uint64_t requests_local;     /* written by this thread only */
     atomic_uint_fast64_t requests; /* published copy, read by `info` */
+    /* Connections the server closed, by cause: written by this thread only
+     * (a relaxed load and store, no locked instruction), summed by readers. */
+    atomic_uint_fast64_t closes[CONN_CLOSE_COUNT];
 
     atomic_bool drain_requested, force_requested;
     atomic_bool done; /* its loop has returned */
@@ -56,7 +60,7 @@ struct worker {
 };
 
 /* Sets the worker up on the calling thread (listeners from the given fds,
- * which it takes over; -1 for none). 0 or a libuv error code. */
+ * which it takes over; -1 for none). 0 or a negative code (elig.h). */
 int worker_init(worker *w, server *srv, int index, int tcp_fd, int unix_fd);
 /* Starts the worker's thread. */
 int worker_start(worker *w);
@@ -72,6 +76,11 @@ void worker_destroy(worker *w);
 void worker_sync_snapshot(worker *w);
 /* Makes requests_local visible to `info` on other threads. */
 void worker_publish_requests(worker *w);
+/* Counts a connection the server closed (this worker's thread only). */
+static inline void worker_count_close(worker *w, conn_close_cause why) {
+    atomic_uint_fast64_t *n = &w->closes[why];
+    atomic_store_explicit(n, atomic_load_explicit(n, memory_order_relaxed) + 1, memory_order_relaxed);
+}
 /* Called by conn.c when the last connection of a draining worker closes. */
 void worker_maybe_finish(worker *w);
 

@@ -3,8 +3,8 @@
  * requests. No allocation and no bounds: the caller reserves room first
  * (each function says its maximum). Shortest encodings, as msgpack-c's
  * packer writes them. */
-#ifndef ELIGD_MPW_H
-#define ELIGD_MPW_H
+#ifndef ELIG_MPW_H
+#define ELIG_MPW_H
 
 #include <stdint.h>
 #include <string.h>

@@ -1,0 +1,50 @@
+/* answer.c — see answer.h. */
+#include "answer.h"
+
+#include <string.h>
+
+static void answer_checks(call *c, const answer_ctx *ctx) {
+    for (uint32_t i = 0; i < c->n; i++) {
+        int rc = elig_check(ctx->reader, &c->queries[i], &c->answers[i]);
+        if (rc != 0) {
+            if (c->method == ELIG_METHOD_CHECK_BATCH)
+                call_fail(c, ELIG_ERRCODE_UNAVAILABLE, "item %u: snapshot read failed: %s", i,
+                          elig_strerror(rc));
+            else
+                call_fail(c, ELIG_ERRCODE_UNAVAILABLE, "snapshot read failed: %s", elig_strerror(rc));
+            return;
+        }
+    }
+}
+
+static void answer_household(call *c, const answer_ctx *ctx) {
+    int rc = elig_household_get(ctx->reader, c->kind, c->id, &c->hh);
+    if (rc < 0) {
+        call_fail(c, ELIG_ERRCODE_UNAVAILABLE, "snapshot read failed: %s", elig_strerror(rc));
+        return;
+    }
+    c->hh_found = rc;
+}
+
+void call_answer(call *c, const answer_ctx *ctx, const session *s) {
+    (void)s;
+    c->meta = elig_snap_meta(elig_reader_snap(ctx->reader));
+    if (c->err)
+        return;
+    switch (c->method) {
+    case ELIG_METHOD_CHECK:
+    case ELIG_METHOD_CHECK_BATCH:
+        answer_checks(c, ctx);
+        break;
+    case ELIG_METHOD_HOUSEHOLD:
+        answer_household(c, ctx);
+        break;
+    case ELIG_METHOD_INFO:
+        memset(&c->info, 0, sizeof c->info);
+        if (ctx->server_info)
+            ctx->server_info(ctx->server_info_ud, &c->info);
+        break;
+    default:
+        break;
+    }
+}

@@ -1,0 +1,73 @@
+/* call.h — one request on its way through the daemon, and its answer.
+ *
+ * The request path is five steps, each one call over this struct
+ * (query.c runs them in order):
+ *
+ *   decode     call_decode     (decode.c)  params -> typed fields, or an error
+ *   authorize  auth_authorize  (auth.c)    the session's grant, or an error
+ *   answer     call_answer     (answer.c)  the rule on the snapshot -> results
+ *   record     audit_record    (audit.c)   the audit trail, when one is kept
+ *   encode     call_encode     (encode.c)  results or the error -> response bytes
+ *
+ * A step that fails sets `err` and `errmsg`; later steps see it: answer
+ * does nothing, encode writes the error response. Nothing here is
+ * allocated: a batch's queries and answers live in the worker's scratch
+ * arrays (call_scratch), which hold --max-batch of each. */
+#ifndef ELIGD_CALL_H
+#define ELIGD_CALL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "elig.h"
+#include "mpr.h"
+
+#define CALL_ERRMSG_MAX 160
+
+/* What the `info` method reports that only the server knows. */
+typedef struct {
+    uint64_t uptime_s;
+    uint64_t connections;
+    uint64_t requests;
+    const char *reload_error; /* NULL when the last reload succeeded */
+} call_server_info;
+
+/* Per-worker arrays for a batch, each of max_batch entries. */
+typedef struct {
+    elig_query *queries;
+    elig_answer *answers;
+    uint32_t max_batch;
+} call_scratch;
+
+typedef struct {
+    /* The envelope. */
+    const mpr_request *msg;
+    elig_method method; /* ELIG_METHOD_UNKNOWN for a name not in the table */
+
+    /* decode: check and check_batch (check is a batch of one). */
+    elig_query *queries;
+    elig_answer *answers;
+    uint32_t n;
+    elig_query one_query; /* check's own, so it needs no scratch */
+    elig_answer one_answer;
+    /* decode: household. */
+    elig_kind kind;
+    uint64_t id;
+
+    /* answer: household and info. */
+    int hh_found;
+    elig_household hh;
+    call_server_info info;
+
+    /* The snapshot that answered: id and metadata. */
+    const elig_meta *meta;
+
+    /* Set by the first step that fails; 0 while all is well. */
+    elig_errcode err;
+    char errmsg[CALL_ERRMSG_MAX];
+} call;
+
+/* Sets c->err and a printf-style message, if no error was set before. */
+void call_fail(call *c, elig_errcode code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif

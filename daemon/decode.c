@@ -1,0 +1,147 @@
+/* decode.c — see decode.h. */
+#include "decode.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void call_fail(call *c, elig_errcode code, const char *fmt, ...) {
+    if (c->err)
+        return;
+    c->err = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->errmsg, sizeof c->errmsg, fmt, ap);
+    va_end(ap);
+}
+
+/* Reads the four strings of one query at cur (n of them) and parses them.
+ * On a bad query writes why into why[whylen] and returns false. */
+static bool read_query(mpr_cur *cur, uint32_t n, elig_query *q, char *why, size_t whylen) {
+    static const char *const names[4] = {"kind", "id", "program", "period"};
+    static const char *const rule[] = {"", "kind must be nik, kk or kks", "id must be exactly 16 digits",
+                                       "program must be 1-16 characters of A-Z 0-9 _",
+                                       "period must be YYYY-MM"};
+    const char *s[4];
+    uint32_t len[4];
+    if (n != 4) {
+        snprintf(why, whylen, "expected 4 params [kind, id, program, period], got %u", n);
+        return false;
+    }
+    for (int i = 0; i < 4; i++) {
+        if (!mpr_str(cur, &s[i], &len[i])) {
+            snprintf(why, whylen, "%s must be a string, got %s", names[i], mpr_type_name(cur));
+            return false;
+        }
+    }
+    elig_query_error e = elig_query_parse(q, s[0], len[0], s[1], len[1], s[2], len[2], s[3], len[3]);
+    if (e != ELIG_QUERY_OK) {
+        snprintf(why, whylen, "%s", rule[e]);
+        return false;
+    }
+    return true;
+}
+
+static void decode_check(call *c) {
+    mpr_cur cur = c->msg->params;
+    char why[128];
+    c->queries = &c->one_query;
+    c->answers = &c->one_answer;
+    if (!read_query(&cur, c->msg->nparams, c->queries, why, sizeof why))
+        call_fail(c, ELIG_ERRCODE_BAD_REQUEST, "%s", why);
+    else
+        c->n = 1;
+}
+
+/* The count is checked before any item (SPEC 3), and every item before any
+ * is answered, so a batch is answered whole or refused whole. */
+static void decode_check_batch(call *c, const call_scratch *scratch) {
+    mpr_cur cur = c->msg->params;
+    uint32_t n, k;
+    char why[128];
+    if (c->msg->nparams != 1 || !mpr_array(&cur, &n)) {
+        call_fail(c, ELIG_ERRCODE_BAD_REQUEST, "params must be [[query, ...]]");
+        return;
+    }
+    if (n > scratch->max_batch) {
+        call_fail(c, ELIG_ERRCODE_TOO_LARGE, "batch of %u items is over the limit of %u", n,
+                  scratch->max_batch);
+        return;
+    }
+    c->queries = scratch->queries;
+    c->answers = scratch->answers;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!mpr_array(&cur, &k)) {
+            call_fail(c, ELIG_ERRCODE_BAD_REQUEST, "item %u: must be an array [kind, id, program, period]", i);
+            return;
+        }
+        if (!read_query(&cur, k, &c->queries[i], why, sizeof why)) {
+            call_fail(c, ELIG_ERRCODE_BAD_REQUEST, "item %u: %s", i, why);
+            return;
+        }
+    }
+    c->n = n;
+}
+
+static void decode_household(call *c) {
+    mpr_cur cur = c->msg->params;
+    const char *kind, *id;
+    uint32_t kind_n, id_n;
+    if (c->msg->nparams != 2 || !mpr_str(&cur, &kind, &kind_n) || !mpr_str(&cur, &id, &id_n)) {
+        call_fail(c, ELIG_ERRCODE_BAD_REQUEST, "params must be [kind, id]");
+        return;
+    }
+    int k = elig_kind_lookup(kind, kind_n);
+    if (k < 0) {
+        call_fail(c, ELIG_ERRCODE_BAD_REQUEST, "kind must be nik, kk or kks");
+        return;
+    }
+    c->kind = (elig_kind)k;
+    if (elig_parse_id16(id, id_n, &c->id) != 0)
+        call_fail(c, ELIG_ERRCODE_BAD_REQUEST, "id must be exactly 16 digits");
+}
+
+static void decode_no_params(call *c) {
+    if (c->msg->nparams != 0)
+        call_fail(c, ELIG_ERRCODE_BAD_REQUEST, "%.*s takes no params", (int)c->msg->method_len,
+                  c->msg->method);
+}
+
+/* The name is echoed only as printable ASCII: the message is a msgpack str,
+ * which must stay valid UTF-8 whatever bytes the client sent. */
+static void unknown_method(call *c) {
+    char name[65];
+    uint32_t n = c->msg->method_len < 64 ? c->msg->method_len : 64;
+    for (uint32_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)c->msg->method[i];
+        name[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+    }
+    name[n] = '\0';
+    call_fail(c, ELIG_ERRCODE_UNKNOWN_METHOD, "unknown method '%s'", name);
+}
+
+void call_decode(call *c, const mpr_request *m, const call_scratch *scratch) {
+    c->msg = m;
+    c->method = elig_method_lookup(m->method, m->method_len);
+    c->n = 0;
+    c->err = 0;
+    c->errmsg[0] = '\0';
+    switch (c->method) {
+    case ELIG_METHOD_CHECK:
+        decode_check(c);
+        break;
+    case ELIG_METHOD_CHECK_BATCH:
+        decode_check_batch(c, scratch);
+        break;
+    case ELIG_METHOD_HOUSEHOLD:
+        decode_household(c);
+        break;
+    case ELIG_METHOD_PING:
+    case ELIG_METHOD_INFO:
+        decode_no_params(c);
+        break;
+    default:
+        unknown_method(c);
+        break;
+    }
+}

@@ -1,0 +1,25 @@
+/* session.h — who is on the other end of one connection.
+ *
+ * A connection's identity and what it may do live here, resolved once
+ * (at accept, at `auth`, or from a TLS client certificate) and then read
+ * by every step of the request path without another lookup. Without an
+ * auth file every session may do everything (SPEC 6). */
+#ifndef ELIGD_SESSION_H
+#define ELIGD_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum {
+    SESSION_TCP,
+    SESSION_UNIX,
+    SESSION_TLS,
+} session_transport;
+
+typedef struct session {
+    uint64_t conn_id;             /* unique for the daemon's life, for logs and audit */
+    session_transport transport;
+    char peer[64];                /* "ip:port", "[ipv6]:port" or "unix" */
+} session;
+
+#endif
