@@ -45,7 +45,7 @@ int eligc_send_check(eligc_conn *c, const eligc_query *q) {
 }
 
 int eligc_recv_check(eligc_conn *c, eligc_answer *a) {
-    eligc__rd r;
+    mpr_cur r;
     int rc = eligc__recv(c, ELIG_METHOD_CHECK, 0, &r);
     if (rc)
         return rc;
@@ -82,7 +82,7 @@ int eligc_send_check_batch(eligc_conn *c, const eligc_query *q, size_t n) {
 int eligc_recv_check_batch(eligc_conn *c, eligc_answer *out, size_t n) {
     if (n > UINT32_MAX)
         return eligc__seterr(c, ELIGC_EBADARG, "bad argument: too many answers");
-    eligc__rd r;
+    mpr_cur r;
     int rc = eligc__recv(c, ELIG_METHOD_CHECK_BATCH, (uint32_t)n, &r);
     if (rc)
         return rc;
@@ -103,7 +103,7 @@ int eligc_ping(eligc_conn *c) {
     rc = eligc__enc_noargs(s.buf, s.msgid, ELIG_METHOD_PING);
     if ((rc = eligc__send_end(c, &s, rc, ELIG_METHOD_PING, 0)))
         return rc;
-    eligc__rd r;
+    mpr_cur r;
     if ((rc = eligc__recv(c, ELIG_METHOD_PING, 0, &r)))
         return rc;
     const char *why;
@@ -184,7 +184,7 @@ int eligc_household_get(eligc_conn *c, elig_kind kind, const char *id, eligc_hou
     rc = eligc__enc_household(s.buf, s.msgid, kind, id);
     if ((rc = eligc__send_end(c, &s, rc, ELIG_METHOD_HOUSEHOLD, 0)))
         return rc;
-    eligc__rd r;
+    mpr_cur r;
     if ((rc = eligc__recv(c, ELIG_METHOD_HOUSEHOLD, 0, &r)))
         return rc;
     rc = eligc__dec_household(&r, h, &why);
@@ -206,7 +206,7 @@ int eligc_info_get(eligc_conn *c, eligc_info *info) {
     rc = eligc__enc_noargs(s.buf, s.msgid, ELIG_METHOD_INFO);
     if ((rc = eligc__send_end(c, &s, rc, ELIG_METHOD_INFO, 0)))
         return rc;
-    eligc__rd r;
+    mpr_cur r;
     if ((rc = eligc__recv(c, ELIG_METHOD_INFO, 0, &r)))
         return rc;
     const char *why;

@@ -77,7 +77,7 @@ struct eligc_conn {
      * requests, in order; [in_framed, in.len) a response in transit */
     eligc__buf in;
     size_t in_off, in_framed;
-    eligc__scan scan;
+    mpr_scan scan;
 
     /* errors */
     int server_code;
@@ -300,7 +300,7 @@ static void next_server(eligc_conn *c) { c->cur = (c->cur + 1) % c->n_servers; }
 /* Drops a response in transit (its connection is gone). */
 static void drop_partial(eligc_conn *c) {
     c->in.len = c->in_framed;
-    memset(&c->scan, 0, sizeof c->scan);
+    mpr_scan_reset(&c->scan);
 }
 
 static size_t live_count(const eligc_conn *c) { return c->q_len - c->q_done; }
@@ -367,15 +367,15 @@ static int frame_answers(eligc_conn *c) {
         if (c->q_done == c->q_len)
             return protocol_error(c, "data that answers no request");
         const uint8_t *p = (const uint8_t *)c->in.p + c->in_framed;
-        ssize_t n = eligc__scan_next(&c->scan, p, c->in.len - c->in_framed, c->max_message);
-        if (n == 0)
+        long n = mpr_scan_next(&c->scan, p, c->in.len - c->in_framed, c->max_message);
+        if (n == MPR_NEED_MORE)
             return 0;
         if (n < 0)
             return protocol_error(c, "not msgpack, or a message over the size limit");
         uint32_t msgid;
-        eligc__rd err, res;
+        mpr_cur err, res;
         req *r = q_at(c, c->q_done);
-        if (eligc__resp_split(p, (size_t)n, &msgid, &err, &res) != 0)
+        if (!mpr_rpc_response(p, (size_t)n, &msgid, &err, &res))
             return protocol_error(c, "a message that is not a msgpack-RPC response");
         if (msgid != r->msgid)
             return protocol_error(c, "response out of order");
@@ -383,7 +383,7 @@ static int frame_answers(eligc_conn *c) {
         c->log_head = r->log_end;
         c->q_done++;
         c->in_framed += (size_t)n;
-        memset(&c->scan, 0, sizeof c->scan);
+        mpr_scan_reset(&c->scan);
         c->tries = 0;
         c->lost = false;
     }
@@ -566,12 +566,12 @@ static void q_pop(eligc_conn *c) {
 }
 
 /* The answer at in_off: server error or result. */
-static int take_answer(eligc_conn *c, const req *r, eligc__rd *result) {
+static int take_answer(eligc_conn *c, const req *r, mpr_cur *result) {
     const uint8_t *p = (const uint8_t *)c->in.p + c->in_off;
     uint32_t msgid;
-    eligc__rd err;
+    mpr_cur err;
     c->in_off += r->msg_len;
-    eligc__resp_split(p, r->msg_len, &msgid, &err, result); /* checked when framed */
+    mpr_rpc_response(p, r->msg_len, &msgid, &err, result); /* checked when framed */
     int64_t code;
     char msg[400];
     if (eligc__dec_error(&err, &code, msg, sizeof msg) == 0)
@@ -581,7 +581,7 @@ static int take_answer(eligc_conn *c, const req *r, eligc__rd *result) {
     return ELIGC_ESERVER;
 }
 
-int eligc__recv(eligc_conn *c, elig_method m, uint32_t n_items, eligc__rd *result) {
+int eligc__recv(eligc_conn *c, elig_method m, uint32_t n_items, mpr_cur *result) {
     if (c->q_len == 0)
         return eligc__seterr(c, ELIGC_EBADARG, "bad argument: no request is waiting for an answer");
     req *r = q_at(c, 0);

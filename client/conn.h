@@ -41,7 +41,7 @@ int eligc__send_end(eligc_conn *c, eligc__sending *s, int enc_rc, elig_method m,
  * with *result covering the result object (valid until the next call on
  * c), ELIGC_ESERVER for an error answer, or the error that failed it. The
  * request is dequeued in every case but ELIGC_EBADARG. */
-int eligc__recv(eligc_conn *c, elig_method m, uint32_t n_items, eligc__rd *result);
+int eligc__recv(eligc_conn *c, elig_method m, uint32_t n_items, mpr_cur *result);
 
 /* Writes every live request: 0 or the error that failed them. */
 int eligc__flush(eligc_conn *c);

@@ -1,43 +1,22 @@
-/* query.c — the query syntax of SPEC 2, checked before anything is sent.
- *
- * libeligclient does not link libelig (a terminal should not need LMDB to
- * ask a question), so the four field rules are repeated here; they are the
- * contract's, not the snapshot's, and tests hold both to the same cases. */
+/* query.c — the query syntax of SPEC 2, checked before anything is sent,
+ * by the same field rules the daemon and the builder use (lib/field.c,
+ * compiled into this library with hidden visibility: a terminal needs no
+ * LMDB to ask a question). */
 #include <string.h>
 
+#include "elig.h"
 #include "eligclient.h"
 
-static int digits(const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)(s[i] - '0') > 9)
-            return 0;
-    return 1;
-}
-
 static int valid_id(const char *s) {
-    return s && strlen(s) == ELIG_WIRE_ID_LEN && digits(s, ELIG_WIRE_ID_LEN);
+    uint64_t v;
+    return s && elig_parse_id16(s, strlen(s), &v) == 0;
 }
 
-static int valid_program(const char *s) {
-    if (!s)
-        return 0;
-    size_t n = strlen(s);
-    if (n < 1 || n > ELIG_WIRE_PROGRAM_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
-            return 0;
-    }
-    return 1;
-}
+static int valid_program(const char *s) { return s && elig_valid_program(s, strlen(s)); }
 
-/* YYYY-MM, year 0001-9999, month 01-12. */
 static int valid_period(const char *s) {
-    if (!s || strlen(s) != 7 || s[4] != '-' || !digits(s, 4) || !digits(s + 5, 2))
-        return 0;
-    int month = (s[5] - '0') * 10 + (s[6] - '0');
-    return memcmp(s, "0000", 4) != 0 && month >= 1 && month <= 12;
+    elig_month m;
+    return s && elig_parse_period(s, strlen(s), &m) == 0;
 }
 
 int eligc_query_valid(const eligc_query *q, const char **why) {

@@ -303,6 +303,11 @@ static void test_integers(void **state) {
     assert_true(mpr_uint(&c, &u));
     assert_int_equal(u, 200);
     assert_false(mpr_uint(&c, &u)); /* past the end */
+    /* Truncated: nothing consumed. */
+    const uint8_t t[] = {0xce, 0x00, 0x01};
+    mpr_cur ct = {t, t + sizeof t};
+    assert_false(mpr_uint(&ct, &u));
+    assert_ptr_equal(ct.p, t);
 }
 
 static void test_floats_bools_nil(void **state) {
