@@ -286,6 +286,18 @@ static void log_start(const server *srv, int port) {
              (unsigned long long)m->enrollments, tcp, unx, srv->nworkers);
 }
 
+int server_check_config(const server_config *cfg) {
+    char err[256];
+    elig_snap *snap;
+    if (elig_snap_open(cfg->snapshot_path, &snap, err, sizeof err) != 0) {
+        log_error("cannot open snapshot: %s", err);
+        return 1;
+    }
+    log_info("configuration ok: snapshot %s", elig_snap_meta(snap)->id);
+    elig_snap_close(snap);
+    return 0;
+}
+
 int server_run(const server_config *cfg) {
     static server srv; /* one per process; static so signal handlers can reach it */
     memset(&srv, 0, sizeof srv);

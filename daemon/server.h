@@ -56,6 +56,11 @@ typedef struct server {
  * 0 after a drain, 1 when it could not start (logged). */
 int server_run(const server_config *cfg);
 
+/* --check-config: opens what the configuration names (the snapshot, and
+ * every file a later option adds) without serving. 0 when all is well, 1
+ * with a one-line reason logged. */
+int server_check_config(const server_config *cfg);
+
 /* Milliseconds on a monotonic clock. */
 uint64_t server_now_ms(void);
 

@@ -1,0 +1,349 @@
+/* options.c — see options.h. The table below is the one list of eligd's
+ * options: add a row, and the command line, the config file and --help
+ * all know it. */
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <ini.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "elig_wire.h"
+#include "log.h"
+#include "version.h"
+
+typedef enum {
+    K_STR,     /* const char * */
+    K_U32,     /* uint32_t in [min, max] */
+    K_INT,     /* int in [min, max] */
+    K_SIZE,    /* size_t in [min, max] */
+    K_SECONDS, /* uint64_t milliseconds, from seconds (fractions allowed) */
+    K_FLAG,    /* bool; no argument on the command line */
+    K_MODE,    /* unsigned, octal permission bits */
+    K_LISTEN,  /* HOST:PORT into listen_host and listen_port */
+    K_LOGLEVEL,
+    K_CLI,     /* command line only: handled in options_parse */
+} kind;
+
+typedef struct {
+    const char *name;
+    kind k;
+    size_t off; /* into server_config */
+    unsigned long long min, max;
+    const char *arg; /* metavar for --help */
+    const char *help;
+} option;
+
+#define OFF(f) offsetof(server_config, f)
+
+/* In --help order. */
+static const option table[] = {
+    {"snapshot", K_STR, OFF(snapshot_path), 0, 0, "PATH", "snapshot file to serve (required; may be a symlink)"},
+    {"listen", K_LISTEN, 0, 0, 0, "HOST:PORT", "TCP address (default 127.0.0.1:7420; port 0 = any free port)"},
+    {"unix", K_STR, OFF(unix_path), 0, 0, "PATH", "also listen on a Unix stream socket at PATH"},
+    {"unix-mode", K_MODE, OFF(unix_mode), 0, 0777, "MODE", "permissions of the Unix socket, octal (default 0660)"},
+    {"threads", K_INT, OFF(threads), 1, 256, "N", "worker threads, one event loop each (default: number of cores)"},
+    {"max-connections", K_U32, OFF(max_connections), 1, 1000000, "N",
+     "open connections at most; more are refused (default 10000)"},
+    {"max-message", K_U32, OFF(max_message), 64, 1u << 30, "BYTES",
+     "largest request accepted; larger closes the connection (default 1048576)"},
+    {"max-batch", K_U32, OFF(max_batch), 1, 1000000, "N", "check_batch items at most; more is too_large (default 10000)"},
+    /* At most 1 GiB: a queue (this plus one response) must stay far inside
+     * what a uv_buf_t length holds (unsigned int). */
+    {"max-output", K_SIZE, OFF(max_output), 1024, 1ull << 30, "BYTES",
+     "unsent answers per connection before its reading is paused (default 4194304, at most 1073741824)"},
+    {"max-buffer-memory", K_SIZE, OFF(max_buffer_memory), 1u << 20, 1ull << 40, "BYTES",
+     "all connections' input and output buffers together; past it the connections holding the most are "
+     "closed (default 1073741824)"},
+    {"request-timeout", K_SECONDS, OFF(request_timeout_ms), 0, 0, "SECS",
+     "close a connection whose request has not arrived in full this long after its first byte (default 5)"},
+    {"output-timeout", K_SECONDS, OFF(output_timeout_ms), 0, 0, "SECS",
+     "close a connection whose answers have not moved for this long (default 30)"},
+    {"idle-timeout", K_SECONDS, OFF(idle_timeout_ms), 0, 0, "SECS", "close a connection idle this long (default 300)"},
+    {"drain-timeout", K_SECONDS, OFF(drain_timeout_ms), 0, 0, "SECS",
+     "on SIGTERM, close what is still open after this (default 10)"},
+    {"warm", K_FLAG, OFF(warm), 0, 0, NULL, "read the whole snapshot into memory before serving"},
+    {"ready-file", K_STR, OFF(ready_file), 0, 0, "PATH", "once serving, write the TCP port to PATH"},
+    {"log-level", K_LOGLEVEL, 0, 0, 0, "LEVEL", "debug, info, warn or error (default info)"},
+    {"config", K_CLI, 0, 0, 0, "PATH",
+     "read options from PATH first, one `name = value` per line (flags: `name = true`); the command line "
+     "overrides it"},
+    {"check-config", K_CLI, 0, 0, 0, NULL, "check the options, the config file and the snapshot, then exit"},
+    {"help", K_CLI, 0, 0, 0, NULL, "show this help and exit"},
+    {"version", K_CLI, 0, 0, 0, NULL, "show the version and exit"},
+};
+#define N_OPTIONS (sizeof table / sizeof table[0])
+
+static void *field(server_config *cfg, const option *o) { return (char *)cfg + o->off; }
+
+/* Each parser writes why a value is refused into err[ERR_MAX] and returns
+ * false; the caller says where (the flag, or the file and line). */
+#define ERR_MAX 160
+
+static bool parse_number(const option *o, const char *s, unsigned long long *v, char *err) {
+    char *end;
+    errno = 0;
+    *v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-' || *v < o->min || *v > o->max) {
+        snprintf(err, ERR_MAX, "'%s' is not a number from %llu to %llu", s, o->min, o->max);
+        return false;
+    }
+    return true;
+}
+
+/* HOST:PORT, or [IPV6]:PORT. */
+static bool parse_listen(const option *o, const char *s, server_config *cfg, char *err) {
+    const char *colon = strrchr(s, ':');
+    size_t n = colon ? (size_t)(colon - s) : 0;
+    const char *start = s;
+    if (n >= 2 && s[0] == '[' && s[n - 1] == ']')
+        start = s + 1, n -= 2;
+    if (!colon || n == 0 || n >= 256) {
+        snprintf(err, ERR_MAX, "'%s' is not HOST:PORT", s);
+        return false;
+    }
+    option port = {o->name, K_INT, 0, 0, 65535, NULL, NULL};
+    unsigned long long p;
+    if (!parse_number(&port, colon + 1, &p, err))
+        return false;
+    char *host = strndup(start, n);
+    if (!host) {
+        snprintf(err, ERR_MAX, "out of memory");
+        return false;
+    }
+    cfg->listen_host = host;
+    cfg->listen_port = (int)p;
+    return true;
+}
+
+static bool parse_bool(const char *s, bool *v) {
+    static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no", "off", "0"};
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(s, yes[i]) == 0)
+            return *v = true, true;
+        if (strcmp(s, no[i]) == 0)
+            return *v = false, true;
+    }
+    return false;
+}
+
+/* Sets one option from its text (copied where it is kept). */
+static bool set(const option *o, const char *value, server_config *cfg, char *err) {
+    char *end;
+    unsigned long long n;
+    switch (o->k) {
+    case K_STR:
+        if (!(*(const char **)field(cfg, o) = strdup(value)))
+            return snprintf(err, ERR_MAX, "out of memory"), false;
+        return true;
+    case K_U32:
+        if (!parse_number(o, value, &n, err))
+            return false;
+        *(uint32_t *)field(cfg, o) = (uint32_t)n;
+        return true;
+    case K_INT:
+        if (!parse_number(o, value, &n, err))
+            return false;
+        *(int *)field(cfg, o) = (int)n;
+        return true;
+    case K_SIZE:
+        if (!parse_number(o, value, &n, err))
+            return false;
+        *(size_t *)field(cfg, o) = (size_t)n;
+        return true;
+    case K_SECONDS: {
+        errno = 0;
+        double v = strtod(value, &end);
+        if (errno || end == value || *end || !isfinite(v) || v <= 0 || v > 1e9)
+            return snprintf(err, ERR_MAX, "'%s' is not a positive number of seconds", value), false;
+        uint64_t ms = (uint64_t)(v * 1000.0 + 0.5);
+        *(uint64_t *)field(cfg, o) = ms ? ms : 1;
+        return true;
+    }
+    case K_FLAG:
+        if (!parse_bool(value, (bool *)field(cfg, o)))
+            return snprintf(err, ERR_MAX, "'%s' is not true or false", value), false;
+        return true;
+    case K_MODE: {
+        errno = 0;
+        unsigned long v = strtoul(value, &end, 8);
+        if (errno || end == value || *end || value[0] == '-' || v > 0777)
+            return snprintf(err, ERR_MAX, "'%s' is not an octal mode from 0 to 0777", value), false;
+        *(unsigned *)field(cfg, o) = (unsigned)v;
+        return true;
+    }
+    case K_LISTEN:
+        return parse_listen(o, value, cfg, err);
+    case K_LOGLEVEL: {
+        int level = log_level_parse(value);
+        if (level < 0)
+            return snprintf(err, ERR_MAX, "'%s' is not debug, info, warn or error", value), false;
+        log_set_level((log_level)level);
+        return true;
+    }
+    case K_CLI:
+        break;
+    }
+    return snprintf(err, ERR_MAX, "only allowed on the command line"), false;
+}
+
+static _Noreturn void usage_error(const char *fmt, const char *a, const char *b) {
+    fprintf(stderr, "eligd: ");
+    fprintf(stderr, fmt, a, b);
+    fprintf(stderr, "\nTry 'eligd --help'.\n");
+    exit(2);
+}
+
+static const option *find(const char *name) {
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (strcmp(table[i].name, name) == 0)
+            return &table[i];
+    return NULL;
+}
+
+typedef struct {
+    server_config *cfg;
+    char name[64];
+    char err[ERR_MAX];
+} file_ctx;
+
+/* inih calls this per `name = value`; on 0 it stops and returns the line. */
+static int on_ini(void *user, const char *section, const char *name, const char *value) {
+    file_ctx *f = user;
+    snprintf(f->name, sizeof f->name, "%s", name);
+    const option *o = find(name);
+    if (section[0])
+        snprintf(f->err, sizeof f->err, "sections are not used; write `name = value` lines");
+    else if (!o)
+        snprintf(f->err, sizeof f->err, "unknown option");
+    else if (set(o, value, f->cfg, f->err))
+        return 1;
+    return 0;
+}
+
+static void read_config(const char *path, server_config *cfg) {
+    file_ctx f = {.cfg = cfg};
+    int line = ini_parse(path, on_ini, &f);
+    if (line == -1)
+        usage_error("--config %s: %s", path, strerror(errno));
+    if (line == -2)
+        usage_error("--config %s: %s", path, "out of memory");
+    if (line > 0) {
+        if (f.err[0])
+            fprintf(stderr, "eligd: %s:%d: %s: %s\n", path, line, f.name, f.err);
+        else
+            fprintf(stderr, "eligd: %s:%d: not a `name = value` line\n", path, line);
+        exit(2);
+    }
+}
+
+void options_usage(FILE *out) {
+    fputs("usage: eligd --snapshot PATH [options]\n"
+          "\n"
+          "Answers eligibility queries (msgpack-RPC) from an LMDB snapshot built by\n"
+          "elig-snapshot. SIGHUP reloads the snapshot at PATH; SIGTERM or SIGINT drain\n"
+          "(answer what was received, then exit 0).\n"
+          "\n",
+          out);
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const option *o = &table[i];
+        char head[64];
+        snprintf(head, sizeof head, "  --%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        /* The help wrapped at 78 columns, indented under a 27-column head. */
+        const char *h = o->help;
+        int col = fprintf(out, "%s", head);
+        if (col > 26) {
+            fputc('\n', out);
+            col = 0;
+        }
+        fprintf(out, "%*s", 27 - col, "");
+        col = 27;
+        while (*h) {
+            size_t w = strcspn(h, " ");
+            if (col > 27 && col + 1 + (int)w > 78) {
+                fprintf(out, "\n%27s", "");
+                col = 27;
+            } else if (col > 27) {
+                fputc(' ', out);
+                col++;
+            }
+            fwrite(h, 1, w, out);
+            col += (int)w;
+            h += w;
+            while (*h == ' ')
+                h++;
+        }
+        fputc('\n', out);
+    }
+    fputs("\nExit status: 0 after a drain, 1 if it cannot start, 2 on bad usage.\n", out);
+}
+
+static int default_threads(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+options_action options_parse(int argc, char **argv, server_config *cfg) {
+    *cfg = (server_config){
+        .listen_host = ELIG_WIRE_DEFAULT_HOST,
+        .listen_port = ELIG_WIRE_DEFAULT_PORT,
+        .unix_mode = 0660,
+        .threads = default_threads(),
+        .max_connections = 10000,
+        .max_message = ELIG_WIRE_MAX_MESSAGE,
+        .max_batch = ELIG_WIRE_MAX_BATCH,
+        .max_output = 4u << 20,
+        .max_buffer_memory = (size_t)1 << 30,
+        .request_timeout_ms = 5000,
+        .output_timeout_ms = 30000,
+        .idle_timeout_ms = 300000,
+        .drain_timeout_ms = 10000,
+    };
+    struct option longopts[N_OPTIONS + 1];
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        bool takes = table[i].arg != NULL;
+        longopts[i] = (struct option){table[i].name, takes ? required_argument : no_argument, NULL, (int)(256 + i)};
+    }
+    longopts[N_OPTIONS] = (struct option){NULL, 0, NULL, 0};
+
+    /* The config file first, wherever --config stands, so that the command
+     * line overrides it. */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            read_config(argv[i + 1], cfg);
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            read_config(argv[i] + 9, cfg);
+    }
+    options_action action = OPTIONS_RUN;
+    char err[ERR_MAX];
+    int opt;
+    opterr = 1;
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (opt < 256 || opt >= 256 + (int)N_OPTIONS) {
+            fprintf(stderr, "Try 'eligd --help'.\n");
+            exit(2);
+        }
+        const option *o = &table[opt - 256];
+        if (o->k != K_CLI) {
+            if (!set(o, o->k == K_FLAG ? "true" : optarg, cfg, err))
+                usage_error("--%s: %s", o->name, err);
+        } else if (strcmp(o->name, "help") == 0) {
+            options_usage(stdout);
+            return OPTIONS_EXIT_OK;
+        } else if (strcmp(o->name, "version") == 0) {
+            printf("eligd %s\n", ELIGD_VERSION);
+            return OPTIONS_EXIT_OK;
+        } else if (strcmp(o->name, "check-config") == 0) {
+            action = OPTIONS_CHECK_CONFIG;
+        }
+    }
+    if (optind < argc)
+        usage_error("unexpected argument '%s'%s", argv[optind], "");
+    if (!cfg->snapshot_path)
+        usage_error("%s%s", "--snapshot PATH is required", "");
+    return action;
+}

@@ -1,0 +1,30 @@
+/* options.h — eligd's options: one table feeds the command line, the
+ * config file (--config), --help and the man page.
+ *
+ * Every long option may also be written in the config file as
+ * `name = value` (flags as `name = true|false`); the command line overrides
+ * the file. --config, --check-config, --help and --version are command-line
+ * only. */
+#ifndef ELIGD_OPTIONS_H
+#define ELIGD_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "server.h"
+
+typedef enum {
+    OPTIONS_RUN,          /* start the daemon */
+    OPTIONS_EXIT_OK,      /* --help or --version was printed */
+    OPTIONS_CHECK_CONFIG, /* --check-config: validate and exit */
+} options_action;
+
+/* Fills cfg with the defaults, then the config file (if --config), then the
+ * command line. On bad usage prints a one-line message naming the option
+ * (and, for the file, the line) to stderr and exits 2. */
+options_action options_parse(int argc, char **argv, server_config *cfg);
+
+/* Writes the option list as --help shows it. */
+void options_usage(FILE *out);
+
+#endif
