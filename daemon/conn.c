@@ -376,10 +376,12 @@ void conn_force_close(conn *c, conn_close_cause why) { serve(c, EV_CLOSE, NULL, 
 static void describe_peer(conn *c, bool is_unix) {
     if (is_unix) {
         c->sess.transport = SESSION_UNIX;
+        c->sess.channel = "unix";
         snprintf(c->sess.peer, sizeof c->sess.peer, "unix");
         return;
     }
     c->sess.transport = SESSION_TCP;
+    c->sess.channel = "-";
     struct sockaddr_storage ss;
     int len = sizeof ss;
     char host[48] = "?";

@@ -20,6 +20,11 @@ typedef struct session {
     uint64_t conn_id;             /* unique for the daemon's life, for logs and audit */
     session_transport transport;
     char peer[64];                /* "ip:port", "[ipv6]:port" or "unix" */
+    /* The channel name as audit records and logs carry it (SPEC 7): "-"
+     * before `auth` or without an auth file, "unix" on the Unix socket,
+     * else the channel's name. Points to static or channel-table storage
+     * that outlives the connection. */
+    const char *channel;
 } session;
 
 #endif
