@@ -156,6 +156,16 @@ static int write_ready_file(const char *path, int port) {
 
 static void drain_all(server *srv);
 
+int server_reload(server *srv) {
+    uv_mutex_lock(&srv->reload_mu);
+    int rc = snap_holder_reload(&srv->snaps);
+    if (rc == 0)
+        for (int i = 0; i < srv->nworkers; i++)
+            worker_wake(&srv->workers[i]);
+    uv_mutex_unlock(&srv->reload_mu);
+    return rc;
+}
+
 /* Removes the Unix socket file at exit, if it is still the one we bound
  * (a later daemon may have replaced it after we stopped answering). */
 static void unlink_own_socket(const server *srv) {
@@ -169,9 +179,7 @@ static void on_signal(uv_signal_t *h, int signum) {
     server *srv = h->data;
     if (signum == SIGHUP) {
         log_info("SIGHUP: reloading the snapshot at %s", srv->cfg.snapshot_path);
-        if (snap_holder_reload(&srv->snaps) == 0)
-            for (int i = 0; i < srv->nworkers; i++)
-                worker_wake(&srv->workers[i]);
+        server_reload(srv);
         return;
     }
     if (srv->draining)
@@ -303,6 +311,7 @@ int server_run(const server_config *cfg) {
     memset(&srv, 0, sizeof srv);
     srv.cfg = *cfg;
     fit_fd_limit(&srv.cfg);
+    uv_mutex_init(&srv.reload_mu);
     srv.start_ms = server_now_ms();
     atomic_init(&srv.connections, 0);
     atomic_init(&srv.buffer_bytes, 0);

@@ -48,6 +48,7 @@ typedef struct server {
     uv_async_t worker_done;
     uv_timer_t drain_timer;
     int workers_done;
+    uv_mutex_t reload_mu; /* one reload at a time, whoever asks */
     uint64_t unix_ino, unix_dev; /* the socket file we bound, to unlink only ours */
     bool draining;
 } server;
@@ -55,6 +56,12 @@ typedef struct server {
 /* Runs the daemon until it has drained. Returns the process exit status:
  * 0 after a drain, 1 when it could not start (logged). */
 int server_run(const server_config *cfg);
+
+/* Reloads what SIGHUP reloads (the snapshot at its path; a failure keeps
+ * the old one serving, with the reason in `info`) and wakes the workers to
+ * pick it up. Safe from any thread; reloads run one at a time. 0 or a
+ * negative code; logs either way. */
+int server_reload(server *srv);
 
 /* --check-config: opens what the configuration names (the snapshot, and
  * every file a later option adds) without serving. 0 when all is well, 1
