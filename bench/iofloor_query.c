@@ -72,7 +72,7 @@ int query_ctx_init(query_ctx *q, uint32_t max_batch) {
 
 void query_ctx_destroy(query_ctx *q) { (void)q; }
 
-int query_handle(query_ctx *ctx, const session *s, const mpr_request *m, buf *out) {
+int query_handle(query_ctx *ctx, session *s, const mpr_request *m, buf *out) {
     (void)s;
     if (m->type != ELIG_MSG_REQUEST)
         return 0;

@@ -58,6 +58,8 @@ typedef struct {
     int hh_found;
     elig_household hh;
     call_server_info info;
+    /* authorize: `auth` succeeded (its result is true). */
+    bool auth_ok;
 
     /* The snapshot that answered: id and metadata. */
     const elig_meta *meta;

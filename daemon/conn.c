@@ -122,7 +122,7 @@ static size_t pending_output(const conn *c) { return c->queue.len + c->inflight.
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
     (void)suggested;
     conn *c = h->data;
-    if (!c->rx || c->rx->in.len == 0) {
+    if (c->tls || !c->rx || c->rx->in.len == 0) { /* TLS: ciphertext, always here */
         *b = uv_buf_init(c->w->rbuf, WORKER_READ_CHUNK);
         return;
     }
@@ -144,11 +144,15 @@ static void set_reading(conn *c, bool on) {
     c->reading = on;
 }
 
+static void tls_input(conn *c, const char *data, size_t len);
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
     conn *c = s->data;
     if (nread == 0 || c->state == CONN_CLOSING)
         return;
-    if (nread == UV_EOF) {
+    if (c->tls && nread > 0) {
+        tls_input(c, b->base, (size_t)nread);
+    } else if (nread == UV_EOF) {
         serve(c, EV_EOF, NULL, 0, 0);
     } else if (nread < 0) {
         log_debug("conn %llu %s: read failed: %s", (unsigned long long)c->sess.conn_id, c->sess.peer,
@@ -203,6 +207,10 @@ static answer_outcome answer(conn *c, const char *data, size_t len, size_t *off,
         *off += (size_t)size;
         mpr_scan_reset(scan);
         c->last_active_ms = server_now_ms();
+        if (c->sess.close_after) { /* answered; no more from this client */
+            worker_count_close(w, CONN_CLOSE_AUTH);
+            return BAD_STREAM;
+        }
     }
     return ANSWERED;
 }
@@ -256,6 +264,18 @@ static int flush(conn *c) {
     buf *out = &c->w->out;
     size_t sent = 0;
     int rc = 0;
+    if (c->tls) { /* every answer of this pass in one encrypt */
+        buf *cipher = &c->w->tls_out;
+        cipher->len = 0;
+        rc = tls_conn_write(c->tls, out->data, out->len, cipher);
+        out->len = 0;
+        if (rc != 0) {
+            log_debug("conn %llu %s: TLS write failed: %s", (unsigned long long)c->sess.conn_id, c->sess.peer,
+                      tls_conn_error(c->tls));
+            return -1;
+        }
+        out = cipher;
+    }
     if (out->len && !c->inflight.len && !c->queue.len) {
         uv_buf_t b = uv_buf_init(out->data, (unsigned)out->len);
         int n = uv_try_write(&c->h.stream, &b, 1);
@@ -309,6 +329,7 @@ static void on_close(uv_handle_t *h) {
     }
     buf_free(&c->inflight);
     account(c);
+    tls_conn_free(c->tls);
     free(c);
     worker_maybe_finish(w);
 }
@@ -371,6 +392,83 @@ static void serve(conn *c, conn_event ev, const char *data, size_t len, conn_clo
 
 void conn_force_close(conn *c, conn_close_cause why) { serve(c, EV_CLOSE, NULL, 0, why); }
 
+/* ---- TLS transport ------------------------------------------------------ */
+
+/* A TLS error: the alert OpenSSL has for the peer goes out if the socket
+ * takes it at once, then the connection closes, counted. */
+static void tls_fail(conn *c) {
+    log_debug("conn %llu %s: closing: TLS: %s", (unsigned long long)c->sess.conn_id, c->sess.peer,
+              tls_conn_error(c->tls));
+    buf *alert = &c->w->tls_out;
+    alert->len = 0;
+    if (!c->inflight.len && !c->queue.len && tls_conn_write(c->tls, NULL, 0, alert) == 0 && alert->len) {
+        uv_buf_t b = uv_buf_init(alert->data, (unsigned)alert->len);
+        uv_try_write(&c->h.stream, &b, 1);
+    }
+    alert->len = 0;
+    serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_TLS);
+}
+
+/* Once the handshake is done: a verified client certificate a channel
+ * names makes the session that channel (SPEC 6). */
+static void tls_on_established(conn *c) {
+    bool fresh;
+    uint8_t fp[32];
+    if (!tls_conn_established(c->tls, &fresh) || !fresh)
+        return;
+    if (tls_conn_peer_sha256(c->tls, fp))
+        auth_session_cert(&c->sess, c->w->qctx.auth, fp);
+    log_debug("conn %llu %s: TLS established%s%s", (unsigned long long)c->sess.conn_id, c->sess.peer,
+              c->sess.access == SESSION_GRANTED ? ", client certificate of channel " : "",
+              c->sess.access == SESSION_GRANTED ? c->sess.channel : "");
+}
+
+/* Decrypts into the partial request's buffer (made if need be): for a
+ * connection that has one, or that may not answer now (paused). */
+static long tls_read_rx(conn *c) {
+    if (!c->rx) {
+        mpr_scan s;
+        mpr_scan_reset(&s);
+        if (rx_keep(c, "", 0, &s) != 0)
+            return TLS_FAIL;
+    }
+    if (grow(c, &c->rx->in, 16 * 1024 + 256) != 0)
+        return TLS_FAIL;
+    long n = tls_conn_read(c->tls, c->rx->in.data + c->rx->in.len, c->rx->in.cap - c->rx->in.len);
+    if (n > 0)
+        c->rx->in.len += (size_t)n;
+    return n;
+}
+
+/* Ciphertext read into the worker's buffer: decrypts all of it and serves
+ * the plaintext, a record's worth at a time (the requests of one client
+ * write arrive together and are answered and encrypted together). */
+static void tls_input(conn *c, const char *data, size_t len) {
+    if (tls_conn_feed(c->tls, data, len) != 0) {
+        tls_fail(c);
+        return;
+    }
+    while (c->state == CONN_READING || c->state == CONN_PAUSED) {
+        bool to_rx = c->rx || c->state != CONN_READING;
+        long n = to_rx ? tls_read_rx(c) : tls_conn_read(c->tls, c->w->tls_plain, WORKER_READ_CHUNK);
+        if (n == TLS_FAIL) {
+            tls_fail(c);
+            return;
+        }
+        tls_on_established(c);
+        if (n == TLS_EOF) {
+            serve(c, EV_EOF, NULL, 0, 0);
+            return;
+        }
+        if (n == 0) {
+            serve(c, EV_READ, NULL, 0, 0); /* the handshake may have something to send */
+            return;
+        }
+        if (c->state == CONN_READING)
+            serve(c, EV_READ, to_rx ? NULL : c->w->tls_plain, to_rx ? 0 : (size_t)n, 0);
+    }
+}
+
 /* ---- accept, sweep, drain ----------------------------------------------- */
 
 static void describe_peer(conn *c, bool is_unix) {
@@ -408,6 +506,7 @@ void conn_accept(worker *w, uv_stream_t *listener) {
     c->w = w;
     c->state = CONN_READING;
     bool is_unix = listener == (uv_stream_t *)&w->unix_listen;
+    bool is_tls = listener == (uv_stream_t *)&w->tls_listen;
     int rc = is_unix ? uv_pipe_init(&w->loop, &c->h.pipe, 0) : uv_tcp_init(&w->loop, &c->h.tcp);
     if (rc != 0) {
         free(c);
@@ -421,6 +520,15 @@ void conn_accept(worker *w, uv_stream_t *listener) {
         return;
     }
     describe_peer(c, is_unix);
+    if (is_tls) {
+        c->sess.transport = SESSION_TLS;
+        if (!(c->tls = tls_conn_new(w->srv->tls))) {
+            log_warn("conn %llu %s: out of memory for TLS", (unsigned long long)c->sess.conn_id, c->sess.peer);
+            serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_ERROR);
+            return;
+        }
+    }
+    auth_session_start(&c->sess, w->qctx.auth, w->srv->cfg.unix_auth);
     unsigned open = atomic_fetch_add(&w->srv->connections, 1);
     if (open >= w->srv->cfg.max_connections) {
         atomic_fetch_sub(&w->srv->connections, 1);

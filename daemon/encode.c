@@ -194,6 +194,11 @@ int call_encode(const call *c, buf *out) {
         msgpack_pack_nil(&pk);
         pack_info(&pk, c);
         break;
+    case ELIG_METHOD_AUTH:
+        pack_head(&pk, c);
+        msgpack_pack_nil(&pk);
+        msgpack_pack_true(&pk);
+        break;
     default: /* ping */
         pack_head(&pk, c);
         msgpack_pack_nil(&pk);

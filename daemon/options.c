@@ -7,6 +7,8 @@
 #include <getopt.h>
 #include <ini.h>
 #include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,7 @@ typedef enum {
     K_FLAG,    /* bool; no argument on the command line */
     K_MODE,    /* unsigned, octal permission bits */
     K_LISTEN,  /* HOST:PORT into listen_host and listen_port */
+    K_ADDR,    /* HOST:PORT into a server_addr */
     K_LOGLEVEL,
     K_CLI,     /* command line only: handled in options_parse */
 } kind;
@@ -68,6 +71,19 @@ static const option table[] = {
      "on SIGTERM, close what is still open after this (default 10)"},
     {"warm", K_FLAG, OFF(warm), 0, 0, NULL, "read the whole snapshot into memory before serving"},
     {"ready-file", K_STR, OFF(ready_file), 0, 0, "PATH", "once serving, write the TCP port to PATH"},
+    {"auth-file", K_STR, OFF(auth_file), 0, 0, "PATH",
+     "channels file (SPEC 6): who may call what; TCP and TLS connections must `auth` (or show a client "
+     "certificate a channel names); reloaded on SIGHUP"},
+    {"unix-auth", K_FLAG, OFF(unix_auth), 0, 0, NULL,
+     "connections on the Unix socket must authenticate too (default: its file mode guards it)"},
+    {"insecure-open", K_FLAG, OFF(insecure_open), 0, 0, NULL,
+     "without --auth-file, listen beyond loopback anyway (refused otherwise: protected mode)"},
+    {"tls-listen", K_ADDR, OFF(tls_listen), 0, 0, "HOST:PORT",
+     "also serve the protocol inside TLS 1.2/1.3 here (needs --tls-cert and --tls-key)"},
+    {"tls-cert", K_STR, OFF(tls_cert), 0, 0, "PEM", "server certificate chain for --tls-listen; reloaded on SIGHUP"},
+    {"tls-key", K_STR, OFF(tls_key), 0, 0, "PEM", "its private key; reloaded on SIGHUP"},
+    {"tls-ca", K_STR, OFF(tls_ca), 0, 0, "PEM",
+     "require a client certificate signed by this CA on --tls-listen (a channel's cert_sha256 names one)"},
     {"log-level", K_LOGLEVEL, 0, 0, 0, "LEVEL", "debug, info, warn or error (default info)"},
     {"config", K_CLI, 0, 0, 0, "PATH",
      "read options from PATH first, one `name = value` per line (flags: `name = true`); the command line "
@@ -96,7 +112,17 @@ static bool parse_number(const option *o, const char *s, unsigned long long *v, 
 }
 
 /* HOST:PORT, or [IPV6]:PORT. */
+static bool parse_addr(const option *o, const char *s, server_addr *out, char *err);
 static bool parse_listen(const option *o, const char *s, server_config *cfg, char *err) {
+    server_addr a;
+    if (!parse_addr(o, s, &a, err))
+        return false;
+    cfg->listen_host = a.host;
+    cfg->listen_port = a.port;
+    return true;
+}
+
+static bool parse_addr(const option *o, const char *s, server_addr *out, char *err) {
     const char *colon = strrchr(s, ':');
     size_t n = colon ? (size_t)(colon - s) : 0;
     const char *start = s;
@@ -115,8 +141,8 @@ static bool parse_listen(const option *o, const char *s, server_config *cfg, cha
         snprintf(err, ERR_MAX, "out of memory");
         return false;
     }
-    cfg->listen_host = host;
-    cfg->listen_port = (int)p;
+    out->host = host;
+    out->port = (int)p;
     return true;
 }
 
@@ -178,6 +204,8 @@ static bool set(const option *o, const char *value, server_config *cfg, char *er
     }
     case K_LISTEN:
         return parse_listen(o, value, cfg, err);
+    case K_ADDR:
+        return parse_addr(o, value, (server_addr *)field(cfg, o), err);
     case K_LOGLEVEL: {
         int level = log_level_parse(value);
         if (level < 0)
@@ -282,6 +310,47 @@ void options_usage(FILE *out) {
     fputs("\nExit status: 0 after a drain, 1 if it cannot start, 2 on bad usage.\n", out);
 }
 
+/* True when every address host resolves to is loopback (127.0.0.0/8,
+ * ::1). An address that does not resolve is left to the listener to
+ * report. */
+static bool loopback_only(const char *host) {
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0)
+        return true;
+    bool all = true;
+    for (struct addrinfo *a = res; a; a = a->ai_next) {
+        if (a->ai_family == AF_INET) {
+            uint32_t ip = ntohl(((struct sockaddr_in *)a->ai_addr)->sin_addr.s_addr);
+            all = all && (ip >> 24) == 127;
+        } else if (a->ai_family == AF_INET6) {
+            all = all && IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr);
+        } else {
+            all = false;
+        }
+    }
+    freeaddrinfo(res);
+    return all;
+}
+
+/* The TLS options go together, and protected mode (SPEC 6): without an
+ * auth file, no listener beyond loopback unless --insecure-open. */
+static void check_access(const server_config *cfg) {
+    if (cfg->tls_listen.host && (!cfg->tls_cert || !cfg->tls_key))
+        usage_error("%s%s", "--tls-listen needs --tls-cert and --tls-key", "");
+    if (!cfg->tls_listen.host && (cfg->tls_cert || cfg->tls_key || cfg->tls_ca))
+        usage_error("%s%s", "--tls-cert, --tls-key and --tls-ca go with --tls-listen", "");
+    if (cfg->auth_file || cfg->insecure_open)
+        return;
+    if (cfg->listen_host && !loopback_only(cfg->listen_host))
+        usage_error("refusing --listen %s without --auth-file: anyone on the network could ask about "
+                    "anyone (protected mode; give --auth-file, or --insecure-open%s)",
+                    cfg->listen_host, " if you really mean it");
+    if (cfg->tls_listen.host && !loopback_only(cfg->tls_listen.host))
+        usage_error("refusing --tls-listen %s without --auth-file: anyone on the network could ask about "
+                    "anyone (protected mode; give --auth-file, or --insecure-open%s)",
+                    cfg->tls_listen.host, " if you really mean it");
+}
+
 static int default_threads(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
@@ -345,5 +414,6 @@ options_action options_parse(int argc, char **argv, server_config *cfg) {
         usage_error("unexpected argument '%s'%s", argv[optind], "");
     if (!cfg->snapshot_path)
         usage_error("%s%s", "--snapshot PATH is required", "");
+    check_access(cfg);
     return action;
 }

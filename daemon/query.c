@@ -24,11 +24,13 @@ void query_ctx_destroy(query_ctx *q) {
     q->scratch.answers = NULL;
 }
 
-int query_handle(query_ctx *q, const session *s, const mpr_request *m, buf *out) {
+int query_handle(query_ctx *q, session *s, const mpr_request *m, buf *out) {
     if (m->type != ELIG_MSG_REQUEST)
         return 0; /* a notification is never answered, so never executed */
     call c;
     call_decode(&c, m, &q->scratch);
+    auth_authorize(&c, s, q->auth);
     call_answer(&c, &q->answer, s);
+    auth_hide_regions(&c, s);
     return call_encode(&c, out);
 }

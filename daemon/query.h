@@ -7,6 +7,7 @@
 #define ELIGD_QUERY_H
 
 #include "answer.h"
+#include "auth.h"
 #include "buf.h"
 #include "call.h"
 #include "session.h"
@@ -14,6 +15,7 @@
 typedef struct {
     answer_ctx answer;
     call_scratch scratch;
+    const auth_table *auth; /* the worker's channels; NULL without --auth-file */
 } query_ctx;
 
 /* Sets up the batch scratch arrays for max_batch items. 0 or ELIG_ENOMEM. */
@@ -22,7 +24,7 @@ void query_ctx_destroy(query_ctx *q);
 
 /* Answers the request m from session s into out (nothing for a
  * notification). Returns 0, or -1 if out could not grow (the connection
- * should then be closed). */
-int query_handle(query_ctx *q, const session *s, const mpr_request *m, buf *out);
+ * should then be closed). `auth` may change s (and set s->close_after). */
+int query_handle(query_ctx *q, session *s, const mpr_request *m, buf *out);
 
 #endif

@@ -10,7 +10,14 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "auth.h"
 #include "snapshot.h"
+
+/* HOST:PORT of a listener. */
+typedef struct {
+    const char *host; /* NULL: none */
+    int port;
+} server_addr;
 
 typedef struct {
     const char *snapshot_path;
@@ -30,13 +37,23 @@ typedef struct {
     uint64_t drain_timeout_ms;
     bool warm;
     const char *ready_file;
+    /* Access control and TLS (SPEC 6; auth.h, tls.h). */
+    const char *auth_file;   /* NULL: no channels, protected mode */
+    bool unix_auth;          /* the Unix socket needs `auth` too */
+    bool insecure_open;      /* no auth file, yet listen beyond loopback */
+    server_addr tls_listen;
+    const char *tls_cert, *tls_key, *tls_ca;
 } server_config;
 
 typedef struct worker worker;
+typedef struct tls_server tls_server;
 
 typedef struct server {
     server_config cfg;
     snap_holder snaps;
+    auth_holder auth;  /* valid when cfg.auth_file */
+    tls_server *tls;   /* NULL without --tls-listen */
+    int tls_port;      /* bound (for --tls-listen HOST:0) */
     worker *workers;
     int nworkers;
     atomic_uint connections; /* open now, all workers */
@@ -50,6 +67,8 @@ typedef struct server {
     int workers_done;
     uv_mutex_t reload_mu; /* one reload at a time, whoever asks */
     uint64_t unix_ino, unix_dev; /* the socket file we bound, to unlink only ours */
+    uv_mutex_t tls_err_mu;        /* guards tls_reload_error */
+    char tls_reload_error[200];   /* "" unless the last TLS reload failed */
     bool draining;
 } server;
 
@@ -57,9 +76,9 @@ typedef struct server {
  * 0 after a drain, 1 when it could not start (logged). */
 int server_run(const server_config *cfg);
 
-/* Reloads what SIGHUP reloads (the snapshot at its path; a failure keeps
- * the old one serving, with the reason in `info`) and wakes the workers to
- * pick it up. Safe from any thread; reloads run one at a time. 0 or a
+/* Reloads what SIGHUP reloads (the snapshot at its path, the auth file,
+ * the TLS certificate and key; a failure keeps the old one serving, with
+ * the reason in `info`) and wakes the workers to pick it up. Safe from any thread; reloads run one at a time. 0 or a
  * negative code; logs either way. */
 int server_reload(server *srv);
 
@@ -67,6 +86,10 @@ int server_reload(server *srv);
  * every file a later option adds) without serving. 0 when all is well, 1
  * with a one-line reason logged. */
 int server_check_config(const server_config *cfg);
+
+/* Copies why the last reload of the auth file or the TLS files failed
+ * ("" if it did not) into out[n], for `info`'s reload_error. */
+void server_access_reload_error(server *srv, char *out, size_t n);
 
 /* Milliseconds on a monotonic clock. */
 uint64_t server_now_ms(void);

@@ -33,7 +33,8 @@ struct worker {
     uv_timer_t drain_poll; /* while draining: close connections once answered */
     uv_tcp_t tcp_listen;
     uv_pipe_t unix_listen;
-    bool has_tcp, has_unix;
+    uv_tcp_t tls_listen;   /* --tls-listen */
+    bool has_tcp, has_unix, has_tls;
 
     conn *conns; /* every open connection, for sweeps and drain */
     uint32_t nconns;
@@ -47,6 +48,13 @@ struct worker {
 
     char *rbuf;  /* WORKER_READ_CHUNK bytes, lent to one read at a time */
     buf out;     /* responses of one read, before they go to the socket */
+    char *tls_plain; /* WORKER_READ_CHUNK bytes of decrypted requests (with TLS) */
+    buf tls_out;     /* the encrypted responses of one flush */
+
+    /* The channels this worker authorizes with (qctx.auth points here),
+     * and their generation; swapped on this thread only. */
+    auth_table *auth;
+    uint64_t auth_gen;
 
     uint64_t requests_local;     /* written by this thread only */
     atomic_uint_fast64_t requests; /* published copy, read by `info` */
@@ -61,7 +69,7 @@ struct worker {
 
 /* Sets the worker up on the calling thread (listeners from the given fds,
  * which it takes over; -1 for none). 0 or a negative code (elig.h). */
-int worker_init(worker *w, server *srv, int index, int tcp_fd, int unix_fd);
+int worker_init(worker *w, server *srv, int index, int tcp_fd, int unix_fd, int tls_fd);
 /* Starts the worker's thread. */
 int worker_start(worker *w);
 /* Asks the worker (from any thread) to pick up a new snapshot, or drain. */

@@ -34,7 +34,8 @@ enum {
     X(CHECK, "check")                                                          \
     X(CHECK_BATCH, "check_batch")                                              \
     X(HOUSEHOLD, "household")                                                  \
-    X(INFO, "info")
+    X(INFO, "info")                                                            \
+    X(AUTH, "auth")
 
 typedef enum {
 #define ELIG_X_(e, s) ELIG_METHOD_##e,
