@@ -340,7 +340,7 @@ int auth_table_parse(const char *text, size_t len, const char *name, auth_table 
     atomic_init(&t->refs, 1);
     unsigned seen = 0;
     int rc = 0;
-    size_t pos = 0;
+    size_t pos = len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0 ? 3 : 0; /* a UTF-8 BOM */
     while (rc == 0 && pos < len) {
         const char *nl = memchr(text + pos, '\n', len - pos);
         size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;

@@ -564,6 +564,11 @@ void conn_sweep(conn *c, uint64_t now) {
         log_info("conn %llu %s: closing: a request has been arriving for %llu ms (--request-timeout)",
                  id, c->sess.peer, (unsigned long long)(now - c->rx->since_ms));
         serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_REQUEST_TIMEOUT);
+    } else if (c->tls && tls_conn_handshaking(c->tls) && now - c->last_active_ms >= cfg->request_timeout_ms) {
+        /* A TLS handshake is held to the deadline of a request. */
+        log_info("conn %llu %s: closing: TLS handshake not done after %llu ms (--request-timeout)", id,
+                 c->sess.peer, (unsigned long long)(now - c->last_active_ms));
+        serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_TLS);
     } else if (c->state == CONN_READING && !writing && now - c->last_active_ms >= cfg->idle_timeout_ms) {
         /* Idle: no request answered and no answer written for that long
          * (bytes of a partial request do not count as activity). */

@@ -24,7 +24,9 @@ struct tls_conn {
     SSL *ssl;
     BIO *rbio, *wbio; /* owned by ssl */
     tls_server *srv;
+    bool started;     /* the first ciphertext byte has been seen */
     bool established;
+    bool silent;      /* the peer does not speak TLS: send it no alert */
     char error[120];
 };
 
@@ -174,6 +176,17 @@ static int failed(tls_conn *c) {
 }
 
 int tls_conn_feed(tls_conn *c, const char *data, size_t len) {
+    /* Every TLS 1.2+ client opens with a handshake record (content type
+     * 22). Anything else is most likely a plaintext client: refuse at once
+     * rather than wait for a record length read from its bytes. */
+    if (!c->started && len > 0) {
+        c->started = true;
+        if ((unsigned char)data[0] != 0x16) {
+            snprintf(c->error, sizeof c->error, "not TLS: the first byte is not a handshake record (a plaintext client?)");
+            c->silent = true;
+            return TLS_FAIL;
+        }
+    }
     if (len > INT32_MAX || BIO_write(c->rbio, data, (int)len) != (int)len) {
         snprintf(c->error, sizeof c->error, "out of memory for ciphertext");
         return TLS_FAIL;
@@ -199,6 +212,8 @@ long tls_conn_read(tls_conn *c, char *dst, size_t cap) {
 }
 
 int tls_conn_write(tls_conn *c, const char *plain, size_t len, buf *out) {
+    if (c->silent)
+        return 0;
     while (len > 0) {
         int n = SSL_write(c->ssl, plain, len > INT32_MAX ? INT32_MAX : (int)len);
         if (n <= 0)
@@ -239,5 +254,7 @@ bool tls_conn_peer_sha256(tls_conn *c, uint8_t fp[32]) {
         return false;
     return X509_digest(cert, EVP_sha256(), fp, &n) == 1 && n == 32;
 }
+
+bool tls_conn_handshaking(const tls_conn *c) { return !c->established; }
 
 const char *tls_conn_error(const tls_conn *c) { return c->error[0] ? c->error : "unknown TLS error"; }

@@ -74,6 +74,8 @@ bool tls_conn_established(tls_conn *c, bool *fresh);
 /* The verified client certificate's SHA-256 (DER): true and fp filled, or
  * false when there is none. */
 bool tls_conn_peer_sha256(tls_conn *c, uint8_t fp[32]);
+/* The handshake has not completed yet (for the handshake deadline). */
+bool tls_conn_handshaking(const tls_conn *c);
 /* Why the connection failed (after TLS_FAIL), e.g. "wrong version number". */
 const char *tls_conn_error(const tls_conn *c);
 
