@@ -481,9 +481,9 @@ static void consume_input(bthread *t, bconn *c, uint64_t now) {
 }
 
 static void on_readable(bthread *t, bconn *c, uint64_t now) {
-    /* Plain: one recv per event (epoll is level-triggered). TLS: until
-     * SSL_read has nothing, since what it has decrypted but not handed
-     * out yet would raise no event. */
+    /* Plain: one recv per event (epoll is level-triggered). TLS: on while
+     * OpenSSL holds bytes it has read (they would raise no event); what is
+     * still in the kernel raises the next one. */
     for (bool more = true; more;) {
         if (c->in_cap - c->in_len < 4096) {
             /* A response larger than any so far: the one growth path. */
@@ -505,7 +505,7 @@ static void on_readable(bthread *t, bconn *c, uint64_t now) {
         consume_input(t, c, now);
         if (c->dead)
             return;
-        more = c->ssl != NULL;
+        more = c->ssl && SSL_has_pending(c->ssl);
     }
     if (cfg.rate > 0)
         fill_open(t, c);
@@ -927,6 +927,9 @@ static void print_json(const totals *tot) {
     printf("\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f,\"mean\":%.1f},",
            us(hist_percentile(&tot->h, 50)), us(hist_percentile(&tot->h, 90)), us(hist_percentile(&tot->h, 99)),
            us(hist_percentile(&tot->h, 99.9)), us(tot->h.max), hist_mean(&tot->h) / 1000.0);
+    printf("\"tls\":%s,\"channel\":%s%s%s,\"resumed\":%llu,", cfg.tls ? "true" : "false",
+           cfg.channel ? "\"" : "", cfg.channel ? cfg.channel : "null", cfg.channel ? "\"" : "",
+           (unsigned long long)tot->resumed);
     printf("\"errors\":{");
     for (int e = 0; e < ERR_SLOTS; e++)
         printf("%s\"%s\":%llu", e ? "," : "", err_names[e], (unsigned long long)tot->errors[e]);
