@@ -52,9 +52,15 @@ eb() { "$b/bench/elig-bench" --json --warmup 1 -d "$dur" "$@"; }
 auth=(--channel bench --token-file "$dir/bench.token")
 out="$dir/results.jsonl"
 : > "$out"
-run() { # LABEL ARGS...
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # the daemon's CPU, user + system
+run() { # LABEL ARGS...: one elig-bench, and the CPU the daemon spent meanwhile
   local label=$1; shift
-  eb "$@" | sed "s/^{/{\"case\":\"$label\",/" >> "$out"
+  local pid=$guarded_pid
+  case $label in open*) pid=$open_pid ;; esac
+  local t0; t0=$(ticks $pid)
+  local json; json=$(eb "$@")
+  local t1; t1=$(ticks $pid)
+  echo "$json" | sed "s/^{/{\"case\":\"$label\",\"server_cpu_s\":$(( t1 - t0 ))e-2,/" >> "$out"
 }
 for r in $(seq "$rounds"); do
   for p in 16 1; do
@@ -76,7 +82,7 @@ for r in $(seq "$rounds"); do
     run "victim beside $other" -p "$guarded_port" --keys "$keys" -c 10 -P 16 --channel victim \
       --token-file "$dir/victim.token"
     wait $flood
-    sed "s/^{/{\"case\":\"flood $other\",/" "$dir/flood-$other.json" >> "$out"
+    sed "s/^{/{\"case\":\"flood $other\",\"server_cpu_s\":0,/" "$dir/flood-$other.json" >> "$out"
   done
 done
 python3 - "$out" <<'PY'
@@ -91,7 +97,11 @@ def p99(case):
     return statistics.median(x["latency_us"]["p99"] for x in by[case])
 def ratio(case, base):
     return med(case) / med(base) if base in by else float("nan")
-print("%-22s %10s %9s %9s %9s %9s" % ("case", "req/s", "p99 us", "/open", "/auth", "errors"))
+def cpu_us(case):  # eligd CPU per measured request (warm-up included in the CPU, so an upper bound)
+    return statistics.median(1e6 * x["server_cpu_s"] / max(1, x["requests"] * (1 + 1 / x["seconds"]))
+                             for x in by[case])
+print("%-22s %10s %9s %9s %9s %9s %10s" % ("case", "req/s", "p99 us", "/open", "/auth", "errors",
+                                            "eligd us/req"))
 for case in by:
     kind, _, rest = case.partition(" ")
     vs_open = ratio(case, "open " + rest) if kind in ("auth", "tls") else float("nan")
@@ -99,5 +109,6 @@ for case in by:
         ratio(case, "connect plain") if kind == "connect" else \
         ratio(case, "victim alone") if kind == "victim" else float("nan")
     errs = sum(sum(x["errors"].values()) for x in by[case])
-    print("%-22s %10.0f %9.0f %9.3f %9.3f %9d" % (case, med(case), p99(case), vs_open, vs_auth, errs))
+    print("%-22s %10.0f %9.0f %9.3f %9.3f %9d %10.1f" % (case, med(case), p99(case), vs_open, vs_auth, errs,
+                                                       cpu_us(case)))
 PY

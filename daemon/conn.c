@@ -466,6 +466,8 @@ static void tls_input(conn *c, const char *data, size_t len) {
         }
         if (c->state == CONN_READING)
             serve(c, EV_READ, to_rx ? NULL : c->w->tls_plain, to_rx ? 0 : (size_t)n, 0);
+        if (!tls_conn_has_input(c->tls))
+            return; /* all of this read served (and flushed by serve) */
     }
 }
 
