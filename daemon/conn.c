@@ -397,6 +397,8 @@ void conn_force_close(conn *c, conn_close_cause why) { serve(c, EV_CLOSE, NULL, 
 /* A TLS error: the alert OpenSSL has for the peer goes out if the socket
  * takes it at once, then the connection closes, counted. */
 static void tls_fail(conn *c) {
+    if (c->state == CONN_CLOSING)
+        return;
     log_debug("conn %llu %s: closing: TLS: %s", (unsigned long long)c->sess.conn_id, c->sess.peer,
               tls_conn_error(c->tls));
     buf *alert = &c->w->tls_out;
@@ -423,6 +425,8 @@ static void tls_on_established(conn *c) {
               c->sess.access == SESSION_GRANTED ? c->sess.channel : "");
 }
 
+#define TLS_NOMEM (-3) /* tls_read_rx: no room for the plaintext */
+
 /* Decrypts into the partial request's buffer (made if need be): for a
  * connection that has one, or that may not answer now (paused). */
 static long tls_read_rx(conn *c) {
@@ -430,10 +434,10 @@ static long tls_read_rx(conn *c) {
         mpr_scan s;
         mpr_scan_reset(&s);
         if (rx_keep(c, "", 0, &s) != 0)
-            return TLS_FAIL;
+            return TLS_NOMEM;
     }
     if (grow(c, &c->rx->in, 16 * 1024 + 256) != 0)
-        return TLS_FAIL;
+        return TLS_NOMEM;
     long n = tls_conn_read(c->tls, c->rx->in.data + c->rx->in.len, c->rx->in.cap - c->rx->in.len);
     if (n > 0)
         c->rx->in.len += (size_t)n;
@@ -451,6 +455,10 @@ static void tls_input(conn *c, const char *data, size_t len) {
     while (c->state == CONN_READING || c->state == CONN_PAUSED) {
         bool to_rx = c->rx || c->state != CONN_READING;
         long n = to_rx ? tls_read_rx(c) : tls_conn_read(c->tls, c->w->tls_plain, WORKER_READ_CHUNK);
+        if (n == TLS_NOMEM) { /* the memory cap may have closed it already */
+            serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_ERROR);
+            return;
+        }
         if (n == TLS_FAIL) {
             tls_fail(c);
             return;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <openssl/sha.h>
@@ -263,11 +264,113 @@ static void test_authorize(void **state) {
     auth_table_release(t);
 }
 
+/* An `auth [channel, token]` request as bytes (msgpack written by hand). */
+static void auth_request(mpr_request *m, uint8_t *buf, const char *channel, const char *token) {
+    size_t cn = strlen(channel), tn = strlen(token), k = 0;
+    buf[k++] = 0x94; /* [0, 1, "auth", [channel, token]] */
+    buf[k++] = 0x00;
+    buf[k++] = 0x01;
+    buf[k++] = 0xa4;
+    memcpy(buf + k, "auth", 4), k += 4;
+    buf[k++] = 0x92;
+    buf[k++] = (uint8_t)(0xa0 | cn);
+    memcpy(buf + k, channel, cn), k += cn;
+    buf[k++] = (uint8_t)(0xa0 | tn);
+    memcpy(buf + k, token, tn), k += tn;
+    assert_true(mpr_rpc_request(buf, k, m));
+}
+
+typedef struct {
+    const char *name;
+    uint64_t failures;
+} find_ctx;
+
+static void find_counts(void *ud, const char *channel, uint64_t failures, uint64_t limited) {
+    find_ctx *f = ud;
+    (void)limited;
+    if (strcmp(channel, f->name) == 0)
+        f->failures = failures;
+}
+
+static void test_auth_method(void **state) {
+    (void)state;
+    char err[200];
+    auth_table *t = NULL;
+    char path[] = "/tmp/auth-test-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *text = "[channel t]\ntoken_sha256 = " SHA_A "\nmethods = check\nprograms = *\nregions = *\n";
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    /* auth_table_load binds the counters from the process-wide registry. */
+    assert_int_equal(auth_table_load(path, &t, err, sizeof err), 0);
+    unlink(path);
+    find_ctx unknown = {"-", 0}, mine = {"t", 0};
+    auth_counters_each(find_counts, &unknown);
+    uint64_t unknown_before = unknown.failures;
+
+    session s = {.transport = SESSION_TCP, .channel = "-", .peer = "test"};
+    auth_session_start(&s, t, false);
+    uint8_t buf[128];
+    mpr_request m;
+    call c;
+    const char *tries[][2] = {{"t", "Password"}, {"nobody", "password"}, {"t", "password "}};
+    for (int i = 0; i < 3; i++) {
+        auth_request(&m, buf, tries[i][0], tries[i][1]);
+        c = (call){.msg = &m, .method = ELIG_METHOD_AUTH};
+        auth_authorize(&c, &s, t);
+        assert_int_equal(c.err, ELIG_ERRCODE_UNAUTHORIZED);
+        assert_false(c.auth_ok);
+        assert_int_equal(s.auth_failures, i + 1);
+        assert_int_equal(s.close_after, i == 2);
+        assert_int_equal(s.access, SESSION_ANON);
+    }
+    auth_counters_each(find_counts, &mine);
+    auth_counters_each(find_counts, &unknown);
+    assert_int_equal(mine.failures, 2);
+    assert_int_equal(unknown.failures, unknown_before + 1);
+
+    session s2 = {.transport = SESSION_TCP, .channel = "-"};
+    auth_session_start(&s2, t, false);
+    auth_request(&m, buf, "t", "password");
+    c = (call){.msg = &m, .method = ELIG_METHOD_AUTH};
+    auth_authorize(&c, &s2, t);
+    assert_int_equal(c.err, 0);
+    assert_true(c.auth_ok);
+    assert_int_equal(s2.access, SESSION_GRANTED);
+    assert_string_equal(s2.channel, "t");
+
+    /* A reload with the same token keeps the session (now pointing into the
+     * new table); one with another token revokes it. */
+    auth_table *same = parse_ok(text), *rotated = parse_ok("[channel t]\ntoken_sha256 = "
+                                                           "0000000000000000000000000000000000000000000000000000000000000000"
+                                                           "\nmethods = check\nprograms = *\nregions = *\n");
+    auth_session_rebind(&s2, same);
+    assert_int_equal(s2.access, SESSION_GRANTED);
+    assert_ptr_equal(s2.grant, &same->ch[0]);
+    auth_session_rebind(&s2, rotated);
+    assert_int_equal(s2.access, SESSION_ANON);
+    assert_null(s2.grant);
+    assert_string_equal(s2.channel, "-");
+    /* The Unix socket is open unless --unix-auth; without a table, all is. */
+    session u = {.transport = SESSION_UNIX};
+    auth_session_start(&u, t, false);
+    assert_int_equal(u.access, SESSION_OPEN);
+    auth_session_start(&u, t, true);
+    assert_int_equal(u.access, SESSION_ANON);
+    session open = {.transport = SESSION_TCP};
+    auth_session_start(&open, NULL, false);
+    assert_int_equal(open.access, SESSION_OPEN);
+    auth_table_release(same);
+    auth_table_release(rotated);
+    auth_table_release(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spec_example), cmocka_unit_test(test_defaults_and_crlf),
         cmocka_unit_test(test_malformed),    cmocka_unit_test(test_nul_byte),
-        cmocka_unit_test(test_authorize),
+        cmocka_unit_test(test_authorize),    cmocka_unit_test(test_auth_method),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
