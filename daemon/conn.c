@@ -94,7 +94,7 @@ static void rx_free(conn *c) {
     if (!c->rx)
         return;
     buf_free(&c->rx->in);
-    free(c->rx);
+    elig_free(c->rx);
     c->rx = NULL;
     account(c);
 }
@@ -102,7 +102,7 @@ static void rx_free(conn *c) {
 /* Keeps the partial request data[0..len) and the decoder's progress. */
 static int rx_keep(conn *c, const char *data, size_t len, const mpr_scan *scan) {
     if (!c->rx) {
-        if (!make_room(c, sizeof *c->rx) || !(c->rx = calloc(1, sizeof *c->rx)))
+        if (!make_room(c, sizeof *c->rx) || !(c->rx = elig_calloc(1, sizeof *c->rx)))
             return -1;
         account(c);
     }
@@ -309,7 +309,7 @@ static void on_close(uv_handle_t *h) {
     }
     buf_free(&c->inflight);
     account(c);
-    free(c);
+    elig_free(c);
     worker_maybe_finish(w);
 }
 
@@ -400,7 +400,7 @@ static void describe_peer(conn *c, bool is_unix) {
 }
 
 void conn_accept(worker *w, uv_stream_t *listener) {
-    conn *c = calloc(1, sizeof *c);
+    conn *c = elig_calloc(1, sizeof *c);
     if (!c) {
         log_error("worker %d: out of memory accepting a connection", w->index);
         return;
@@ -410,7 +410,7 @@ void conn_accept(worker *w, uv_stream_t *listener) {
     bool is_unix = listener == (uv_stream_t *)&w->unix_listen;
     int rc = is_unix ? uv_pipe_init(&w->loop, &c->h.pipe, 0) : uv_tcp_init(&w->loop, &c->h.tcp);
     if (rc != 0) {
-        free(c);
+        elig_free(c);
         return;
     }
     c->h.handle.data = c;
