@@ -350,7 +350,10 @@ static void serve(conn *c, conn_event ev, const char *data, size_t len, conn_clo
         if (c->state == CONN_READING)
             out = answer_input(c, data, len);
         data = NULL;
-        if (out == NO_MEMORY || flush(c) != 0) {
+        /* On NO_MEMORY, send the answers to the whole requests before it
+         * anyway: left in the worker's buffer they would go out on the
+         * next connection served. */
+        if (flush(c) != 0 || out == NO_MEMORY) {
             serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_ERROR);
             return;
         }
@@ -399,10 +402,43 @@ static void describe_peer(conn *c, bool is_unix) {
     snprintf(c->sess.peer, sizeof c->sess.peer, "%s:%d", host, port);
 }
 
+static void on_refused(uv_handle_t *h) {
+    worker *w = h->data;
+    int k = h == (uv_handle_t *)&w->refuse[1];
+    w->refusing[k] = false;
+    if (w->stalled[k]) {
+        w->stalled[k] = false;
+        if (!w->draining) /* else the listener is closed, and its pending connection with it */
+            conn_accept(w, k ? (uv_stream_t *)&w->unix_listen : (uv_stream_t *)&w->tcp_listen);
+    }
+}
+
+/* No memory for a connection: accept it into the worker's spare handle and
+ * close it at once, counted. Not accepting it is no option: libuv stops
+ * polling a listener until its pending connection is uv_accept()ed, so
+ * the worker would never accept again. If the spare is still closing, the
+ * connection waits for its close callback. */
+static void refuse(worker *w, uv_stream_t *listener) {
+    int k = listener == (uv_stream_t *)&w->unix_listen;
+    if (w->refusing[k]) {
+        w->stalled[k] = true;
+        return;
+    }
+    uv_handle_t *h = (uv_handle_t *)&w->refuse[k];
+    if ((k ? uv_pipe_init(&w->loop, &w->refuse[k].pipe, 0) : uv_tcp_init(&w->loop, &w->refuse[k].tcp)) != 0)
+        return;
+    h->data = w;
+    w->refusing[k] = true;
+    uv_accept(listener, (uv_stream_t *)h);
+    worker_count_close(w, CONN_CLOSE_ERROR);
+    uv_close(h, on_refused);
+}
+
 void conn_accept(worker *w, uv_stream_t *listener) {
     conn *c = elig_calloc(1, sizeof *c);
     if (!c) {
-        log_error("worker %d: out of memory accepting a connection", w->index);
+        log_error("worker %d: out of memory accepting a connection: closing it", w->index);
+        refuse(w, listener);
         return;
     }
     c->w = w;
@@ -411,6 +447,7 @@ void conn_accept(worker *w, uv_stream_t *listener) {
     int rc = is_unix ? uv_pipe_init(&w->loop, &c->h.pipe, 0) : uv_tcp_init(&w->loop, &c->h.tcp);
     if (rc != 0) {
         elig_free(c);
+        refuse(w, listener);
         return;
     }
     c->h.handle.data = c;
