@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "alloc.h"
 #include "log.h"
 
 #define AUTH_FILE_MAX (16u << 20) /* a channels file larger than this is refused */
@@ -32,7 +33,7 @@ static auth_stats *stats_for(const char *name) {
     for (; s; s = s->next)
         if (strcmp(s->name, name) == 0)
             break;
-    if (!s && (s = calloc(1, sizeof *s))) {
+    if (!s && (s = elig_calloc(1, sizeof *s))) {
         snprintf(s->name, sizeof s->name, "%s", name);
         s->next = atomic_load(&registry);
         atomic_store(&registry, s);
@@ -169,7 +170,7 @@ static int program_item(parser *p, auth_channel *ch, const char *s, size_t n) {
     if (!elig_valid_program(s, n))
         return fail(p, "programs: '%.*s' is not 1-16 characters of A-Z 0-9 _ (or write * alone)",
                     (int)(n > 40 ? 40 : n), s);
-    auth_program *g = realloc(ch->programs, (ch->n_programs + 1) * sizeof *g);
+    auth_program *g = elig_realloc(ch->programs, (ch->n_programs + 1) * sizeof *g);
     if (!g)
         return fail(p, "out of memory");
     ch->programs = g;
@@ -192,7 +193,7 @@ static int region_item(parser *p, auth_channel *ch, const char *s, size_t n) {
     }
     for (size_t i = n; i < 10; i++)
         scale *= 10;
-    auth_region_range *r = realloc(ch->regions, (ch->n_regions + 1) * sizeof *r);
+    auth_region_range *r = elig_realloc(ch->regions, (ch->n_regions + 1) * sizeof *r);
     if (!r)
         return fail(p, "out of memory");
     ch->regions = r;
@@ -302,11 +303,11 @@ static void table_free(auth_table *t) {
     if (!t)
         return;
     for (size_t i = 0; i < t->n; i++) {
-        free(t->ch[i].programs);
-        free(t->ch[i].regions);
+        elig_free(t->ch[i].programs);
+        elig_free(t->ch[i].regions);
     }
-    free(t->ch);
-    free(t);
+    elig_free(t->ch);
+    elig_free(t);
 }
 
 static int section(parser *p, auth_table *t, const char *s, size_t n) {
@@ -320,7 +321,7 @@ static int section(parser *p, auth_table *t, const char *s, size_t n) {
     for (size_t i = 0; i < t->n; i++)
         if (strlen(t->ch[i].name) == nn && memcmp(t->ch[i].name, name, nn) == 0)
             return fail(p, "duplicate [channel %s] (first on line %d)", t->ch[i].name, t->ch[i].line);
-    auth_channel *ch = realloc(t->ch, (t->n + 1) * sizeof *ch);
+    auth_channel *ch = elig_realloc(t->ch, (t->n + 1) * sizeof *ch);
     if (!ch)
         return fail(p, "out of memory");
     t->ch = ch;
@@ -334,7 +335,7 @@ static int section(parser *p, auth_table *t, const char *s, size_t n) {
 int auth_table_parse(const char *text, size_t len, const char *name, auth_table **out, char *err,
                      size_t errlen) {
     parser p = {.name = name, .line = 0, .err = err, .errlen = errlen};
-    auth_table *t = calloc(1, sizeof *t);
+    auth_table *t = elig_calloc(1, sizeof *t);
     if (!t)
         return fail(&p, "out of memory"), ELIG_ENOMEM;
     atomic_init(&t->refs, 1);
@@ -394,17 +395,17 @@ int auth_table_load(const char *path, auth_table **out, char *err, size_t errlen
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -errno;
     }
-    char *text = malloc(AUTH_FILE_MAX + 1);
+    char *text = elig_malloc(AUTH_FILE_MAX + 1);
     size_t n = text ? fread(text, 1, AUTH_FILE_MAX + 1, f) : 0;
     bool bad = !text || ferror(f);
     fclose(f);
     if (bad || n > AUTH_FILE_MAX) {
         snprintf(err, errlen, "%s: %s", path, !text ? "out of memory" : bad ? "read error" : "larger than 16 MiB");
-        free(text);
+        elig_free(text);
         return ELIG_EINVAL;
     }
     int rc = auth_table_parse(text, n, path, out, err, errlen);
-    free(text);
+    elig_free(text);
     if (rc != 0)
         return rc;
     for (size_t i = 0; i < (*out)->n; i++) {

@@ -94,7 +94,7 @@ static void rx_free(conn *c) {
     if (!c->rx)
         return;
     buf_free(&c->rx->in);
-    free(c->rx);
+    elig_free(c->rx);
     c->rx = NULL;
     account(c);
 }
@@ -102,7 +102,7 @@ static void rx_free(conn *c) {
 /* Keeps the partial request data[0..len) and the decoder's progress. */
 static int rx_keep(conn *c, const char *data, size_t len, const mpr_scan *scan) {
     if (!c->rx) {
-        if (!make_room(c, sizeof *c->rx) || !(c->rx = calloc(1, sizeof *c->rx)))
+        if (!make_room(c, sizeof *c->rx) || !(c->rx = elig_calloc(1, sizeof *c->rx)))
             return -1;
         account(c);
     }
@@ -330,7 +330,7 @@ static void on_close(uv_handle_t *h) {
     buf_free(&c->inflight);
     account(c);
     tls_conn_free(c->tls);
-    free(c);
+    elig_free(c);
     worker_maybe_finish(w);
 }
 
@@ -371,7 +371,10 @@ static void serve(conn *c, conn_event ev, const char *data, size_t len, conn_clo
         if (c->state == CONN_READING)
             out = answer_input(c, data, len);
         data = NULL;
-        if (out == NO_MEMORY || flush(c) != 0) {
+        /* On NO_MEMORY, send the answers to the whole requests before it
+         * anyway: left in the worker's buffer they would go out on the
+         * next connection served. */
+        if (flush(c) != 0 || out == NO_MEMORY) {
             serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_ERROR);
             return;
         }
@@ -507,10 +510,52 @@ static void describe_peer(conn *c, bool is_unix) {
     snprintf(c->sess.peer, sizeof c->sess.peer, "%s:%d", host, port);
 }
 
+/* The listener behind refuse slot k (0 TCP, 1 Unix, 2 TLS), and back. */
+static uv_stream_t *slot_listener(worker *w, int k) {
+    return k == 1 ? (uv_stream_t *)&w->unix_listen : k == 2 ? (uv_stream_t *)&w->tls_listen
+                                                            : (uv_stream_t *)&w->tcp_listen;
+}
+static int listener_slot(worker *w, uv_stream_t *listener) {
+    return listener == (uv_stream_t *)&w->unix_listen ? 1 : listener == (uv_stream_t *)&w->tls_listen ? 2 : 0;
+}
+
+static void on_refused(uv_handle_t *h) {
+    worker *w = h->data;
+    int k = (int)((const char *)h - (const char *)&w->refuse[0]) / (int)sizeof w->refuse[0];
+    w->refusing[k] = false;
+    if (w->stalled[k]) {
+        w->stalled[k] = false;
+        if (!w->draining) /* else the listener is closed, and its pending connection with it */
+            conn_accept(w, slot_listener(w, k));
+    }
+}
+
+/* No memory for a connection: accept it into the worker's spare handle and
+ * close it at once, counted. Not accepting it is no option: libuv stops
+ * polling a listener until its pending connection is uv_accept()ed, so
+ * the worker would never accept again. If the spare is still closing, the
+ * connection waits for its close callback. */
+static void refuse(worker *w, uv_stream_t *listener) {
+    int k = listener_slot(w, listener);
+    if (w->refusing[k]) {
+        w->stalled[k] = true;
+        return;
+    }
+    uv_handle_t *h = (uv_handle_t *)&w->refuse[k];
+    if ((k == 1 ? uv_pipe_init(&w->loop, &w->refuse[k].pipe, 0) : uv_tcp_init(&w->loop, &w->refuse[k].tcp)) != 0)
+        return;
+    h->data = w;
+    w->refusing[k] = true;
+    uv_accept(listener, (uv_stream_t *)h);
+    worker_count_close(w, CONN_CLOSE_ERROR);
+    uv_close(h, on_refused);
+}
+
 void conn_accept(worker *w, uv_stream_t *listener) {
-    conn *c = calloc(1, sizeof *c);
+    conn *c = elig_calloc(1, sizeof *c);
     if (!c) {
-        log_error("worker %d: out of memory accepting a connection", w->index);
+        log_error("worker %d: out of memory accepting a connection: closing it", w->index);
+        refuse(w, listener);
         return;
     }
     c->w = w;
@@ -519,7 +564,8 @@ void conn_accept(worker *w, uv_stream_t *listener) {
     bool is_tls = listener == (uv_stream_t *)&w->tls_listen;
     int rc = is_unix ? uv_pipe_init(&w->loop, &c->h.pipe, 0) : uv_tcp_init(&w->loop, &c->h.tcp);
     if (rc != 0) {
-        free(c);
+        elig_free(c);
+        refuse(w, listener);
         return;
     }
     c->h.handle.data = c;

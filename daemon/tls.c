@@ -9,6 +9,8 @@
 #include <string.h>
 #include <uv.h>
 
+#include "alloc.h"
+
 /* For TLS 1.2: forward secrecy and AEAD only. TLS 1.3 suites are
  * OpenSSL's defaults (all AEAD). */
 #define TLS12_CIPHERS "ECDHE+AESGCM:ECDHE+CHACHA20"
@@ -85,8 +87,8 @@ static SSL_CTX *build_ctx(const tls_server *t, char *err, size_t errlen) {
 
 int tls_server_new(const char *cert, const char *key, const char *ca, tls_server **out, char *err,
                    size_t errlen) {
-    tls_server *t = calloc(1, sizeof *t);
-    if (!t || !(t->cert = strdup(cert)) || !(t->key = strdup(key)) || (ca && !(t->ca = strdup(ca)))) {
+    tls_server *t = elig_calloc(1, sizeof *t);
+    if (!t || !(t->cert = elig_strdup(cert)) || !(t->key = elig_strdup(key)) || (ca && !(t->ca = elig_strdup(ca)))) {
         snprintf(err, errlen, "out of memory");
         tls_server_free(t);
         return -1;
@@ -125,10 +127,10 @@ void tls_server_free(tls_server *t) {
         SSL_CTX_free(t->ctx);
         uv_mutex_destroy(&t->mu);
     }
-    free(t->cert);
-    free(t->key);
-    free(t->ca);
-    free(t);
+    elig_free(t->cert);
+    elig_free(t->key);
+    elig_free(t->ca);
+    elig_free(t);
 }
 
 void tls_server_counts(tls_server *t, uint64_t *handshakes, uint64_t *resumed) {
@@ -137,7 +139,7 @@ void tls_server_counts(tls_server *t, uint64_t *handshakes, uint64_t *resumed) {
 }
 
 tls_conn *tls_conn_new(tls_server *t) {
-    tls_conn *c = calloc(1, sizeof *c);
+    tls_conn *c = elig_calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->srv = t;
@@ -150,7 +152,7 @@ tls_conn *tls_conn_new(tls_server *t) {
         BIO_free(c->rbio);
         BIO_free(c->wbio);
         SSL_free(c->ssl);
-        free(c);
+        elig_free(c);
         ERR_clear_error();
         return NULL;
     }
@@ -164,7 +166,7 @@ void tls_conn_free(tls_conn *c) {
     if (!c)
         return;
     SSL_free(c->ssl); /* frees the BIOs */
-    free(c);
+    elig_free(c);
 }
 
 static int failed(tls_conn *c) {

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "conn.h"
 #include "log.h"
 
@@ -168,9 +169,9 @@ int worker_init(worker *w, server *srv, int index, int tcp_fd, int unix_fd, int 
     w->qctx.answer.server_info = server_info_cb;
     w->qctx.answer.server_info_ud = w;
     int rc;
-    if (!(w->rbuf = malloc(WORKER_READ_CHUNK)) || query_ctx_init(&w->qctx, srv->cfg.max_batch) != 0)
+    if (!(w->rbuf = elig_malloc(WORKER_READ_CHUNK)) || query_ctx_init(&w->qctx, srv->cfg.max_batch) != 0)
         return ELIG_ENOMEM;
-    if (srv->tls && !(w->tls_plain = malloc(WORKER_READ_CHUNK)))
+    if (srv->tls && !(w->tls_plain = elig_malloc(WORKER_READ_CHUNK)))
         return ELIG_ENOMEM;
     if (srv->cfg.auth_file) {
         w->auth = auth_holder_acquire(&srv->auth, &w->auth_gen);
@@ -228,8 +229,8 @@ void worker_destroy(worker *w) {
     w->snap = NULL;
     buf_free(&w->out);
     query_ctx_destroy(&w->qctx);
-    free(w->rbuf);
-    free(w->tls_plain);
+    elig_free(w->rbuf);
+    elig_free(w->tls_plain);
     buf_free(&w->tls_out);
     auth_table_release(w->auth);
     w->auth = NULL;

@@ -35,6 +35,14 @@ struct worker {
     uv_pipe_t unix_listen;
     uv_tcp_t tls_listen;   /* --tls-listen */
     bool has_tcp, has_unix, has_tls;
+    /* A connection there is no memory for is accepted into one of these
+     * (0 TCP, 1 Unix, 2 TLS) and closed at once (conn.c refuse()). */
+    union {
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } refuse[3];
+    bool refusing[3]; /* that handle is closing */
+    bool stalled[3];  /* a connection waits for it */
 
     conn *conns; /* every open connection, for sweeps and drain */
     uint32_t nconns;
