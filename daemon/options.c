@@ -240,10 +240,13 @@ typedef struct {
     const void *owned[N_OPTIONS]; /* the string this file set for each option */
 } file_ctx;
 
-/* The string an option holds in cfg (K_STR, K_LISTEN's host), else NULL. */
+/* The string an option holds in cfg (K_STR, K_LISTEN's and K_ADDR's
+ * host), else NULL. */
 static const void *string_of(const server_config *cfg, const option *o) {
     if (o->k == K_STR)
         return *(const char *const *)((const char *)cfg + o->off);
+    if (o->k == K_ADDR)
+        return ((const server_addr *)((const char *)cfg + o->off))->host;
     return o->k == K_LISTEN ? cfg->listen_host : NULL;
 }
 
@@ -277,6 +280,8 @@ void options_free_strings(server_config *cfg) {
             *(const char **)field(cfg, &table[i]) = NULL;
         else if (table[i].k == K_LISTEN)
             cfg->listen_host = NULL;
+        else if (table[i].k == K_ADDR)
+            ((server_addr *)field(cfg, &table[i]))->host = NULL;
     }
 }
 
