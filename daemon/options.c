@@ -315,8 +315,10 @@ void options_usage(FILE *out) {
     fputs("usage: eligd --snapshot PATH [options]\n"
           "\n"
           "Answers eligibility queries (msgpack-RPC) from an LMDB snapshot built by\n"
-          "elig-snapshot. SIGHUP reloads the snapshot at PATH; SIGTERM or SIGINT drain\n"
-          "(answer what was received, then exit 0).\n"
+          "elig-snapshot. SIGHUP reloads the snapshot at PATH (and the auth file and TLS\n"
+          "certificate, when given); SIGTERM or SIGINT drain (answer what was received,\n"
+          "then exit 0). Without --auth-file only loopback addresses are listened on\n"
+          "(protected mode; see docs/SECURITY.md).\n"
           "\n",
           out);
     for (size_t i = 0; i < N_OPTIONS; i++) {
