@@ -59,6 +59,7 @@ struct eligc_conn {
 
     /* TLS and credentials (SPEC 6) */
     SSL_CTX *tls_ctx; /* NULL: plain TCP */
+    BIO_METHOD *bio_meth; /* sockets for OpenSSL that never raise SIGPIPE */
     SSL *ssl;         /* on the connection now, when TLS */
     char *channel;    /* NULL: no auth */
     char *token;      /* wiped and freed on close */
@@ -315,6 +316,36 @@ static void ssl_reason(char *out, size_t n) {
     ERR_clear_error();
 }
 
+/* OpenSSL's own socket BIO writes with write(2), which raises SIGPIPE on
+ * a connection the server has dropped; the library promises never to.
+ * This BIO does the same with send(MSG_NOSIGNAL) and recv. The fd is the
+ * BIO's data; the method belongs to the handle (no global state). */
+static int nosig_write(BIO *b, const char *p, int n) {
+    ssize_t r = send((int)(intptr_t)BIO_get_data(b), p, (size_t)n, MSG_NOSIGNAL);
+    BIO_clear_retry_flags(b);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        BIO_set_retry_write(b);
+    return (int)r;
+}
+
+static int nosig_read(BIO *b, char *p, int n) {
+    ssize_t r = recv((int)(intptr_t)BIO_get_data(b), p, (size_t)n, 0);
+    BIO_clear_retry_flags(b);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        BIO_set_retry_read(b);
+    return (int)r;
+}
+
+static long nosig_ctrl(BIO *b, int cmd, long num, void *ptr) {
+    (void)b, (void)num, (void)ptr;
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static int nosig_create(BIO *b) {
+    BIO_set_init(b, 1);
+    return 1;
+}
+
 /* The client context: TLS 1.2+, the server verified against tls_ca (or
  * the system's CAs), our certificate if given. */
 static int tls_setup(eligc_conn *c, const eligc_options *o) {
@@ -343,6 +374,10 @@ static int tls_setup(eligc_conn *c, const eligc_options *o) {
         return eligc__seterr(c, ELIGC_EBADARG, "bad argument: TLS: %s: %s", bad, why);
     }
     c->tls_ctx = ctx;
+    if (!(c->bio_meth = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "eligc socket")) ||
+        !BIO_meth_set_write(c->bio_meth, nosig_write) || !BIO_meth_set_read(c->bio_meth, nosig_read) ||
+        !BIO_meth_set_ctrl(c->bio_meth, nosig_ctrl) || !BIO_meth_set_create(c->bio_meth, nosig_create))
+        return eligc__seterr(c, ELIGC_ENOMEM, "out of memory for TLS");
     return 0;
 }
 
@@ -407,10 +442,13 @@ static int tls_handshake(eligc_conn *c, const char *server, char *why, size_t wh
         hn = sizeof host - 1;
     memcpy(host, server, hn);
     host[hn] = '\0';
-    if (!(c->ssl = SSL_new(c->tls_ctx)) || SSL_set_fd(c->ssl, c->fd) != 1) {
+    BIO *bio = NULL;
+    if (!(c->ssl = SSL_new(c->tls_ctx)) || !(bio = BIO_new(c->bio_meth))) {
         snprintf(why, whylen, "out of memory for TLS");
         return -1;
     }
+    BIO_set_data(bio, (void *)(intptr_t)c->fd);
+    SSL_set_bio(c->ssl, bio, bio); /* the SSL owns it */
     /* A host given as an IP address is checked against the certificate's
      * IP addresses, a name against its DNS names (and sent as SNI). */
     if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), host) != 1) {
@@ -924,6 +962,7 @@ void eligc_close(eligc_conn *c) {
         return;
     close_fd(c);
     SSL_CTX_free(c->tls_ctx);
+    BIO_meth_free(c->bio_meth);
     free(c->channel);
     if (c->token) {
         OPENSSL_cleanse(c->token, strlen(c->token));

@@ -447,17 +447,26 @@ static long tls_read_rx(conn *c) {
     return n;
 }
 
-/* Ciphertext read into the worker's buffer: decrypts all of it and serves
- * the plaintext, a record's worth at a time (the requests of one client
- * write arrive together and are answered and encrypted together). */
+/* Ciphertext read into the worker's buffer: decrypts all of it (every
+ * record the read brought) and serves the plaintext at once, so that the
+ * answers of one read are encrypted and written together, as in clear.
+ * Only a read of more than WORKER_READ_CHUNK of plaintext is served in
+ * more than one pass. */
 static void tls_input(conn *c, const char *data, size_t len) {
     if (tls_conn_feed(c->tls, data, len) != 0) {
         tls_fail(c);
         return;
     }
     while (c->state == CONN_READING || c->state == CONN_PAUSED) {
+        /* After a partial request, or while paused: into rx, behind it. */
         bool to_rx = c->rx || c->state != CONN_READING;
-        long n = to_rx ? tls_read_rx(c) : tls_conn_read(c->tls, c->w->tls_plain, WORKER_READ_CHUNK);
+        char *plain = c->w->tls_plain;
+        size_t got = 0;
+        long n;
+        do {
+            n = to_rx ? tls_read_rx(c) : tls_conn_read(c->tls, plain + got, WORKER_READ_CHUNK - got);
+            got += n > 0 ? (size_t)n : 0;
+        } while (n > 0 && (to_rx || got < WORKER_READ_CHUNK));
         if (n == TLS_NOMEM) { /* the memory cap may have closed it already */
             serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_ERROR);
             return;
@@ -467,18 +476,16 @@ static void tls_input(conn *c, const char *data, size_t len) {
             return;
         }
         tls_on_established(c);
+        /* Serve what came (or, with nothing, flush what the handshake has
+         * to send); paused, rx keeps it until the output drains. */
+        if (c->state == CONN_READING)
+            serve(c, EV_READ, to_rx || !got ? NULL : plain, to_rx ? 0 : got, 0);
         if (n == TLS_EOF) {
             serve(c, EV_EOF, NULL, 0, 0);
             return;
         }
-        if (n == 0) {
-            serve(c, EV_READ, NULL, 0, 0); /* the handshake may have something to send */
-            return;
-        }
-        if (c->state == CONN_READING)
-            serve(c, EV_READ, to_rx ? NULL : c->w->tls_plain, to_rx ? 0 : (size_t)n, 0);
-        if (!tls_conn_has_input(c->tls))
-            return; /* all of this read served (and flushed by serve) */
+        if (n == 0)
+            return; /* everything this read brought is served */
     }
 }
 

@@ -257,10 +257,6 @@ bool tls_conn_peer_sha256(tls_conn *c, uint8_t fp[32]) {
     return X509_digest(cert, EVP_sha256(), fp, &n) == 1 && n == 32;
 }
 
-bool tls_conn_has_input(const tls_conn *c) {
-    return BIO_ctrl_pending(c->rbio) > 0 || SSL_has_pending(c->ssl);
-}
-
 bool tls_conn_handshaking(const tls_conn *c) { return !c->established; }
 
 const char *tls_conn_error(const tls_conn *c) { return c->error[0] ? c->error : "unknown TLS error"; }

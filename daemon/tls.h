@@ -63,9 +63,6 @@ int tls_conn_feed(tls_conn *c, const char *data, size_t len);
  * more ciphertext (the handshake may have progressed: write next),
  * TLS_EOF or TLS_FAIL. */
 long tls_conn_read(tls_conn *c, char *dst, size_t cap);
-/* Ciphertext fed but not yet decrypted, or plaintext not yet read: another
- * tls_conn_read may return bytes. */
-bool tls_conn_has_input(const tls_conn *c);
 /* Encrypts plain[0..len) (len may be 0) and appends every byte the engine
  * has for the peer (handshake messages, alerts, records) to out. 0, or
  * TLS_FAIL (also when out cannot grow). */

@@ -141,15 +141,16 @@ class TlsAuthTest(unittest.TestCase):
         finally:
             c.stop()
 
-    def test_failover_sends_auth_again(self):
+    def failover(self, mode, total, depth):
         """A pipelined run over TLS with a channel: the first server is
         killed; the second takes over only if the client authenticates on
-        the new connection (else every re-sent request is error 4)."""
-        a, a_tls = self.daemon("a", self.good)
+        the new connection (else every re-sent request is error 4). The
+        kill also breaks TLS writes in flight: the library must not die of
+        SIGPIPE (OpenSSL's socket BIO would raise it)."""
+        a, a_tls = self.daemon("a-" + mode, self.good)
         env = dict(os.environ, ELIGC_TEST_TLS_CA=self.ca, **self.creds())
-        total = 40000
         try:
-            r = subprocess.run([DRIVER, a_tls + "," + self.b_tls, "check", str(total), "500",
+            r = subprocess.run([DRIVER, a_tls + "," + self.b_tls, mode, str(total), str(depth),
                                 str(total // 3), str(a.pid), str(int(signal.SIGKILL)), self.cases],
                                capture_output=True, text=True, timeout=240, env=env)
             a.proc.wait(timeout=30)
@@ -157,6 +158,12 @@ class TlsAuthTest(unittest.TestCase):
             a.stop()
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("answered %d, mismatches 0, errors 0, pending 0, on %s" % (total, self.b_tls), r.stdout)
+
+    def test_failover_sends_auth_again(self):
+        self.failover("check", 40000, 500)
+
+    def test_failover_batches_sends_auth_again(self):
+        self.failover("batch", 100000, 40)
 
 
 if __name__ == "__main__":
