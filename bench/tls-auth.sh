@@ -35,6 +35,7 @@ mk_channel() { # NAME EXTRA...
 }
 { mk_channel bench; mk_channel victim; mk_channel limited "rate = 1000"; } > "$dir/channels.conf"
 
+rm -f "$dir/open.port" "$dir/guarded.port" # a previous run's would name a dead port
 "$b/daemon/eligd" --snapshot "$snap" --listen 127.0.0.1:0 --ready-file "$dir/open.port" --threads 2 --warm \
   --log-level warn > "$dir/open.log" 2>&1 &
 open_pid=$!
