@@ -672,7 +672,7 @@ static int resume_next(batch *b, const char **raw, size_t *n, csv_record *rec) {
         return 1;
     }
     for (;;) {
-        char *nl = memchr(b->lbuf + b->lpos, '\n', b->llen - b->lpos);
+        char *nl = b->llen > b->lpos ? memchr(b->lbuf + b->lpos, '\n', b->llen - b->lpos) : NULL;
         if (nl) {
             *raw = b->lbuf + b->lpos;
             *n = (size_t)(nl - *raw);
@@ -685,7 +685,8 @@ static int resume_next(batch *b, const char **raw, size_t *n, csv_record *rec) {
         }
         if (b->leof)
             return 0;
-        memmove(b->lbuf, b->lbuf + b->lpos, b->llen - b->lpos);
+        if (b->lpos > 0)
+            memmove(b->lbuf, b->lbuf + b->lpos, b->llen - b->lpos);
         b->lbase += b->lpos;
         b->llen -= b->lpos;
         b->lpos = 0;
@@ -917,7 +918,7 @@ static int feed(batch *b, csv_reader *r, bool tty, double t0) {
             resume_done(b);
             write_header(b);
         }
-        while (b->len == b->cap)
+        while (b->len == b->cap && !b->stop)
             pump(b, true);
         if (b->stop)
             break;
@@ -946,6 +947,7 @@ static int feed(batch *b, csv_reader *r, bool tty, double t0) {
             return -1;
         }
         resume_done(b);
+        write_header(b); /* OUT was empty */
     }
     return 0;
 }
