@@ -105,6 +105,11 @@ class CliTest(unittest.TestCase):
             ["--batch-size", "10000", "--pipeline", "401", "batch"],
             ["household", "kk"],
             ["household", "kk", "12"],
+            ["--format", "xml", "batch"],
+            ["--retries", "-1", "batch"],
+            ["--retry-max-wait", "x", "batch"],
+            ["--snapshot-id", "", "batch"],
+            ["--output", "a.csv", "--resume", "b.csv", "batch"],
         ]
         for args in cases:
             r = elig(self.srv(), *args)
@@ -119,7 +124,9 @@ class CliTest(unittest.TestCase):
         for flag in ["--server", "--unix", "--timeout", "--json", "--exit-status",
                      "--pipeline", "--batch-size", "--quiet", "--help", "--version",
                      "check", "batch", "household", "info", "ping", "(default 5)",
-                     "(default 127.0.0.1:7420)"]:
+                     "(default 127.0.0.1:7420)", "--format csv|jsonl", "--keep-columns",
+                     "--no-keep-columns", "--output FILE", "--resume FILE", "--retries N",
+                     "(default 8)", "--retry-max-wait", "--snapshot-id ID", "--snapshot-wait"]:
             self.assertIn(flag, r.stdout)
         r = elig("--version")
         self.assertEqual(r.returncode, 0)
