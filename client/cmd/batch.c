@@ -101,6 +101,7 @@ typedef struct {
     size_t nsnaps;
     unsigned fails;     /* rounds of retryable failures since the last answer */
     bool failed_now;    /* this round has failed already */
+    double server_wait; /* the longest wait a rate_limited answer asked for */
     char last_err[600];
     double mismatch_since; /* first answer from another snapshot since the last right one, or 0 */
     unsigned mismatch_round;
@@ -416,6 +417,15 @@ static void collect(batch *b) {
         stop_run(b, rc, eligc_errmsg(b->c));
         return;
     }
+    if (rc == ELIGC_ESERVER && eligc_server_code(b->c) == ELIG_ERRCODE_RATE_LIMITED) {
+        /* "retry after N ms": wait at least that long (PROTOCOL.md 9) */
+        const char *m = eligc_errmsg(b->c), *ms = strstr(m, " ms");
+        while (ms && ms > m && ms[-1] >= '0' && ms[-1] <= '9')
+            ms--;
+        double after = ms ? strtod(ms, NULL) / 1000.0 : 0;
+        if (after > b->server_wait)
+            b->server_wait = after;
+    }
     if (!b->failed_now) { /* the first failure of this round says why */
         b->failed_now = true;
         b->fails++;
@@ -452,6 +462,9 @@ static void requeue(batch *b) {
     }
     if (wait > b->bo->retry_max_wait)
         wait = b->bo->retry_max_wait;
+    if (wait < b->server_wait) /* rate_limited said how long */
+        wait = b->server_wait;
+    b->server_wait = 0;
     write_ready(b);
     flush_out(b);
     if (b->fails > 0)

@@ -16,6 +16,7 @@ import time
 import unittest
 
 import livetest as lt
+from pyfake import FakeServer
 
 ELIG = lt.ELIG
 HEADER = "kind,id,program,period,eligible,reason,amount,kk,region,snapshot,error"
@@ -306,6 +307,35 @@ class BatchRunTest(unittest.TestCase):
         r = lt.elig("--server", self.d.addr, "batch", self.input, "--no-keep-columns", "--resume", out)
         self.assertEqual(r.returncode, 1)
         self.assertIn("its header is not the one this run writes", r.stderr)
+
+    def test_unavailable_and_rate_limited_are_retried(self):
+        times = []
+
+        def script(method, params, n):
+            times.append(time.monotonic())
+            if n == 1:
+                return [5, "audit trail full"], None
+            if n == 2:
+                return [6, "rate limited: retry after 400 ms"], None
+            return None, [{"eligible": True, "reason": "eligible", "kk": q[1], "region": "3171010001",
+                           "amount": int(q[1][-4:]), "snapshot": "fake"} for q in params[0]]
+        s = FakeServer(script)
+        try:
+            ids = ["%016d" % (3171000000000000 + i) for i in range(30)]
+            src = "".join("kk,%s,PKH,2026-11\n" % i for i in ids)
+            r = lt.elig("--server", s.addr, "batch", "--batch-size", "10", "--pipeline", "1",
+                        "--retry-max-wait", "0.1", stdin=src)
+        finally:
+            s.stop()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.splitlines()[1:], [
+            "kk,%s,PKH,2026-11,true,eligible,%d,%s,3171010001,fake," % (i, int(i[-4:]), i)
+            for i in ids])
+        # rows 0-9 answered; 10-19 refused twice and sent again, alone
+        self.assertEqual([len(p[0]) for _, p in s.requests], [10, 10, 10, 10, 10])
+        self.assertEqual([p[0][0][1] for _, p in s.requests], [ids[0], ids[10], ids[10], ids[10], ids[20]])
+        self.assertGreaterEqual(times[3] - times[2], 0.4)  # the wait the server asked for
+        self.assertIn("audit trail full; retry 1 of 8", r.stderr)
 
     # ---- --snapshot-id across a reload ---------------------------------------------
 
