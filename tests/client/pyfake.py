@@ -13,8 +13,10 @@ class FakeServer:
     (from 0) of the server's life; or None to close the connection
     without answering."""
 
-    def __init__(self, script):
+    def __init__(self, script, tls=None):
         self.script = script
+        self.tls = tls      # an ssl.SSLContext (server side) to speak TLS
+        self.peer_certs = []  # TLS: the client certificate of each connection (DER or None)
         self.n = 0
         self.requests = []  # (method, params) in arrival order
         self.sock = socket.socket()
@@ -36,6 +38,14 @@ class FakeServer:
             threading.Thread(target=self._serve, args=(c,), daemon=True).start()
 
     def _serve(self, c):
+        if self.tls is not None:
+            c.settimeout(5)
+            try:
+                c = self.tls.wrap_socket(c, server_side=True)
+            except (OSError, ValueError):
+                c.close()
+                return  # a failed handshake: the client's verification said no
+            self.peer_certs.append(c.getpeercert(binary_form=True))
         c.settimeout(0.2)
         u = msgpack.Unpacker(raw=False)
         try:
