@@ -309,6 +309,21 @@ class Fake(unittest.TestCase):
             self.assertEqual((type(cm.exception), cm.exception.code), (eligclient.ServerError, 99))
         self.assertEqual(len(s.requests), 2)  # 4 is not retried
 
+    def test_malformed_answers_are_protocol_errors(self):
+        bad = dict(self.ANSWER)
+        del bad["snapshot"]
+        replies = [(None, bad), (None, "not a map"), (None, [self.ANSWER])]
+        s = self.serve(lambda m, p, n: replies[n] if n < len(replies) else (None, self.ANSWER))
+        with eligclient.Client(s.addr) as c:
+            with self.assertRaises(eligclient.ProtocolError) as cm:
+                c.check(*QUERIES[0])
+            self.assertIn("snapshot", str(cm.exception))
+            with self.assertRaises(eligclient.ProtocolError):
+                c.check(*QUERIES[0])
+            with self.assertRaises(eligclient.ProtocolError):  # a batch of 2 answered with 1
+                c.check_batch(QUERIES[:2])
+            self.assertEqual(dict(c.check(*QUERIES[0])), self.ANSWER)
+
     def test_auth_first_on_every_connection(self):
         seen = []
 

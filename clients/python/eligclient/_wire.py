@@ -131,13 +131,16 @@ def check_kind_id(kind, ident):
 # Decoding results
 # ---------------------------------------------------------------------------
 
+_ANSWER_KEYSET = frozenset(ANSWER_KEYS)
+
+
 def _answer(res):
+    if type(res) is dict and res.keys() >= _ANSWER_KEYSET:
+        return Answer(res)
     if type(res) is not dict:
         raise E.ProtocolError("answer is not a map: %.100r" % (res,))
-    for k in ANSWER_KEYS:
-        if k not in res:
-            raise E.ProtocolError("answer has no %r key: %.200r" % (k, res))
-    return Answer(res)
+    raise E.ProtocolError("answer lacks %s: %.200r" % (
+        ", ".join(sorted(_ANSWER_KEYSET - res.keys())), res))
 
 
 def decode_ping(res):
@@ -283,16 +286,17 @@ def tls_context(tls=False, ca=None, cert=None, key=None, verify=True):
 # The request engine
 # ---------------------------------------------------------------------------
 
+_pack = msgpack.Packer(use_bin_type=True).pack  # one packer: packb makes one a call
+
+
 class Request:
     """One request: encoded once, answered or failed once."""
-    __slots__ = ("msgid", "method", "params", "data", "decode", "done", "value", "error",
-                 "retries", "on_done", "internal")
+    __slots__ = ("msgid", "data", "decode", "done", "value", "error", "retries", "on_done",
+                 "internal")
 
     def __init__(self, msgid, method, params, decode, internal=False):
         self.msgid = msgid
-        self.method = method
-        self.params = params
-        self.data = msgpack.packb([REQUEST, msgid, method, params], use_bin_type=True)
+        self.data = _pack([REQUEST, msgid, method, params])
         self.decode = decode
         self.done = False
         self.value = None
@@ -306,7 +310,6 @@ class Request:
         self.value = value
         self.error = error
         self.data = None
-        self.params = None
         if self.on_done is not None:
             self.on_done(self)
 

@@ -199,17 +199,22 @@ class Client:
         yielded in place of the answer of a query that failed (a malformed
         query too) and the run goes on."""
         window = collections.deque()
-        send, result, ret = self._send, self._result, errors == "return"
+        eng, ret, check = self._eng, errors == "return", W.check_query
+        submit, unsent, decode = eng.submit, eng.unsent, W.decode_check
         for q in queries:
             try:
                 kind, ident, program, period = q
-                W.check_query(kind, ident, program, period)
+                check(kind, ident, program, period)
             except (E.InvalidQuery, TypeError, ValueError) as e:
+                if not isinstance(e, E.InvalidQuery):
+                    e = E.InvalidQuery("query")
                 if not ret:
-                    raise E.InvalidQuery("query") if not isinstance(e, E.InvalidQuery) else e
-                window.append(e if isinstance(e, E.InvalidQuery) else E.InvalidQuery("query"))
+                    raise e
+                window.append(e)
             else:
-                window.append(send("check", [kind, ident, program, period], W.decode_check))
+                window.append(submit("check", [kind, ident, program, period], decode))
+                if len(unsent) >= 256 and self._sock is not None:
+                    self._pump(None)  # write what the socket takes, read what came
             if len(window) >= depth:
                 yield self._take(window.popleft(), ret)
         while window:
