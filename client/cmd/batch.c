@@ -1058,9 +1058,16 @@ int batch_run(eligc_conn *c, const batch_opts *bo) {
         say(&b, bo->input, 0, "%s", strerror(errno));
         return EXIT_FAIL;
     }
-    struct stat st;
+    struct stat st, ost;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
         b.in_size = (uint64_t)st.st_size;
+    const char *outp = bo->resume ? bo->resume : bo->output;
+    if (outp && stat(outp, &ost) == 0 && ost.st_dev == st.st_dev && ost.st_ino == st.st_ino) {
+        say(&b, outp, 0, "is the input: the answers would overwrite the queries");
+        if (fd > 0)
+            close(fd);
+        return EXIT_USAGE;
+    }
     csv_reader *r = csv_open(fd);
     if (!r)
         fatal_oom();

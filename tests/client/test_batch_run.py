@@ -307,6 +307,12 @@ class BatchRunTest(unittest.TestCase):
         r = lt.elig("--server", self.d.addr, "batch", self.input, "--no-keep-columns", "--resume", out)
         self.assertEqual(r.returncode, 1)
         self.assertIn("its header is not the one this run writes", r.stderr)
+        size = os.path.getsize(other)
+        for opt in ("--output", "--resume"):
+            r = lt.elig("--server", self.d.addr, "batch", other, opt, other)
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("is the input", r.stderr)
+            self.assertEqual(os.path.getsize(other), size)
 
     def test_unavailable_and_rate_limited_are_retried(self):
         times = []
