@@ -102,7 +102,7 @@ static int usage_error(const char *fmt, const char *arg) {
     return EXIT_USAGE;
 }
 
-/* A number of seconds in (0, 86400], or -1. */
+/* A number of seconds up to 86400 (0 allowed when zero_ok), or -1. */
 static double parse_seconds(const char *arg, bool zero_ok) {
     char *end;
     double v = strtod(arg, &end);

@@ -23,31 +23,34 @@ def load(path):
         return [tuple(r) for r in csv.reader(f)]
 
 
+def timed(fn):
+    """(rows, wall seconds, CPU seconds of this process) of fn()."""
+    t, cpu = time.perf_counter(), time.process_time()
+    n = fn()
+    return n, time.perf_counter() - t, time.process_time() - cpu
+
+
 def run_check(server, rows, depth):
     with eligclient.Client(server, timeout=30) as c:
-        t = time.perf_counter()
-        n = sum(1 for a in c.check_many(rows, depth=depth) if a["eligible"] is not None)
-        return n, time.perf_counter() - t
+        return timed(lambda: sum(1 for a in c.check_many(rows, depth=depth)
+                                 if a["eligible"] is not None))
 
 
 def run_batch(server, rows, chunk):
     with eligclient.Client(server, timeout=30) as c:
-        t = time.perf_counter()
-        n = 0
-        for i in range(0, len(rows), chunk):  # the caller's chunks; the client splits by 10,000
-            n += len(c.check_batch(rows[i:i + chunk]))
-        return n, time.perf_counter() - t
+        # the caller's chunks of `chunk` rows; the client splits them by 10,000
+        return timed(lambda: sum(len(c.check_batch(rows[i:i + chunk]))
+                                 for i in range(0, len(rows), chunk)))
 
 
 def run_async(server, rows, depth):
     async def go():
         async with eligclient.AsyncClient(server, timeout=30) as c:
-            t = time.perf_counter()
             n = 0
             for i in range(0, len(rows), depth):
                 n += len(await asyncio.gather(*(c.check(*q) for q in rows[i:i + depth])))
-            return n, time.perf_counter() - t
-    return asyncio.run(go())
+            return n
+    return timed(lambda: asyncio.run(go()))
 
 
 def main():
@@ -61,14 +64,17 @@ def main():
     a = ap.parse_args()
     rows = load(a.queries)
     if a.mode in ("check", "both"):
-        n, t = run_check(a.server, rows, a.depth)
-        print("check_many depth %d: %d rows in %.2f s, %.0f rows/s" % (a.depth, n, t, n / t))
+        n, t, cpu = run_check(a.server, rows, a.depth)
+        print("check_many depth %d: %d rows in %.2f s, %.0f rows/s, client CPU %.2f s"
+              % (a.depth, n, t, n / t, cpu))
     if a.mode in ("batch", "both"):
-        n, t = run_batch(a.server, rows, a.chunk)
-        print("check_batch (10,000 a request): %d rows in %.2f s, %.0f rows/s" % (n, t, n / t))
+        n, t, cpu = run_batch(a.server, rows, a.chunk)
+        print("check_batch (10,000 a request): %d rows in %.2f s, %.0f rows/s, client CPU %.2f s"
+              % (n, t, n / t, cpu))
     if a.asyncio:
-        n, t = run_async(a.server, rows, a.depth * 8)
-        print("asyncio gather of %d: %d rows in %.2f s, %.0f rows/s" % (a.depth * 8, n, t, n / t))
+        n, t, cpu = run_async(a.server, rows, a.depth * 8)
+        print("asyncio gather of %d: %d rows in %.2f s, %.0f rows/s, client CPU %.2f s"
+              % (a.depth * 8, n, t, n / t, cpu))
 
 
 if __name__ == "__main__":
