@@ -6,6 +6,7 @@ Expected answers come from livetest.CASES, worked out by hand from SPEC 2;
 the answer keys and error codes are written here from SPEC 3."""
 import asyncio
 import os
+import re
 import tempfile
 import time
 import unittest
@@ -198,6 +199,27 @@ class Live(unittest.TestCase):
             with self.assertRaises(eligclient.ConnectError):
                 x.result()
         c.close()
+
+    def test_benchmark_examples_run(self):
+        # clients/python/examples, as docs/BENCHMARKS.md runs them, on a small scale
+        import subprocess
+        import sys
+        ex = os.path.join(os.path.dirname(eligclient.__file__), "..", "examples")
+        q = os.path.join(self.tmp.name, "q.csv")
+        r = subprocess.run([sys.executable, os.path.join(ex, "make_queries.py"), self.tmp.name, q,
+                            "3000"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(q) as f:
+            rows = [line.rstrip("\n").split(",") for line in f]
+        self.assertEqual(len(rows), 3000)
+        for kind, ident, program, period in rows:
+            _wire.check_query(kind, ident, program, period)
+        r = subprocess.run([sys.executable, os.path.join(ex, "bench_batch.py"), self.d.addr, q,
+                            "--asyncio", "--depth", "100"], capture_output=True, text=True,
+                           timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(re.findall(r": 3000 rows in [0-9.]+ s, \d+ rows/s", r.stdout)), 3,
+                         r.stdout)
 
     # ---- asyncio -------------------------------------------------------------
 
