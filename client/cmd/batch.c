@@ -1050,29 +1050,67 @@ static int open_output(batch *b) {
     return 0;
 }
 
+/* Frees what batch_init and the run allocated (rows still in the ring too). */
+static void batch_free(batch *b) {
+    for (uint64_t s = b->head; s < b->head + b->len; s++)
+        free_row(at_seq(b, s));
+    if (b->outf)
+        fclose(b->outf);
+    if (b->rfd >= 0)
+        close(b->rfd);
+    csv_close(b->rr);
+    free(b->lbuf);
+    out_free(&b->out);
+    out_free(&b->hdr);
+    for (size_t i = 0; i < b->nkeep; i++)
+        free(b->keepname[i]);
+    free(b->keepname);
+    free(b->keepcol);
+    free(b->ring);
+    free(b->sendq);
+    free(b->retry);
+    free(b->reqs[0].seq);
+    free(b->reqs);
+    free(b->gq);
+    free(b->ans);
+}
+
+/* The input, checked not to be the answers' file. fd 0 for stdin; -1
+ * (reported) when it cannot be opened or is that file. */
+static int open_input(batch *b, int *fd) {
+    const batch_opts *bo = b->bo;
+    *fd = 0;
+    if (bo->input && strcmp(bo->input, "-") != 0 && (*fd = open(bo->input, O_RDONLY | O_CLOEXEC)) < 0) {
+        say(b, bo->input, 0, "%s", strerror(errno));
+        return -1;
+    }
+    struct stat st, ost;
+    if (fstat(*fd, &st) != 0)
+        return 0;
+    if (S_ISREG(st.st_mode))
+        b->in_size = (uint64_t)st.st_size;
+    const char *outp = bo->resume ? bo->resume : bo->output;
+    if (outp && stat(outp, &ost) == 0 && ost.st_dev == st.st_dev && ost.st_ino == st.st_ino) {
+        say(b, outp, 0, "is the input: the answers would overwrite the queries");
+        return -2;
+    }
+    return 0;
+}
+
 int batch_run(eligc_conn *c, const batch_opts *bo) {
     batch b;
     batch_init(&b, c, bo);
-    int fd = 0;
-    if (bo->input && strcmp(bo->input, "-") != 0 && (fd = open(bo->input, O_RDONLY | O_CLOEXEC)) < 0) {
-        say(&b, bo->input, 0, "%s", strerror(errno));
-        return EXIT_FAIL;
-    }
-    struct stat st, ost;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-        b.in_size = (uint64_t)st.st_size;
-    const char *outp = bo->resume ? bo->resume : bo->output;
-    if (outp && stat(outp, &ost) == 0 && ost.st_dev == st.st_dev && ost.st_ino == st.st_ino) {
-        say(&b, outp, 0, "is the input: the answers would overwrite the queries");
+    int fd;
+    int in = open_input(&b, &fd);
+    if (in != 0 || open_output(&b) != 0) {
         if (fd > 0)
             close(fd);
-        return EXIT_USAGE;
+        batch_free(&b);
+        return in == -2 ? EXIT_USAGE : EXIT_FAIL;
     }
     csv_reader *r = csv_open(fd);
     if (!r)
         fatal_oom();
-    if (open_output(&b) != 0)
-        return EXIT_FAIL;
     bool tty = isatty(2);
     double t0 = now_s();
     int rc = feed(&b, r, tty, t0);
@@ -1093,9 +1131,13 @@ int batch_run(eligc_conn *c, const batch_opts *bo) {
         say(&b, b.out_name, 0, "writing the answers: %s", strerror(errno));
         rc = -1;
     }
-    if (b.outf && fclose(b.outf) != 0 && rc == 0) {
-        say(&b, b.out_name, 0, "writing the answers: %s", strerror(errno));
-        rc = -1;
+    if (b.outf) {
+        int closed = fclose(b.outf);
+        b.outf = NULL;
+        if (closed != 0 && rc == 0) {
+            say(&b, b.out_name, 0, "writing the answers: %s", strerror(errno));
+            rc = -1;
+        }
     }
     unsigned long unanswered = b.len;
     if (b.stop) {
@@ -1106,23 +1148,10 @@ int batch_run(eligc_conn *c, const batch_opts *bo) {
     }
     if (rc == 0 && (!bo->quiet || bo->json_errors))
         summary(&b, t);
-    for (uint64_t s = b.head; s < b.head + b.len; s++)
-        free_row(at_seq(&b, s));
     csv_close(r);
     if (fd > 0)
         close(fd);
-    out_free(&b.out);
-    out_free(&b.hdr);
-    for (size_t i = 0; i < b.nkeep; i++)
-        free(b.keepname[i]);
-    free(b.keepname);
-    free(b.keepcol);
-    free(b.ring);
-    free(b.sendq);
-    free(b.retry);
-    free(b.reqs[0].seq);
-    free(b.reqs);
-    free(b.gq);
-    free(b.ans);
-    return rc == 0 && !b.stop && b.failed == 0 ? EXIT_OK : EXIT_FAIL;
+    int status = rc == 0 && !b.stop && b.failed == 0 ? EXIT_OK : EXIT_FAIL;
+    batch_free(&b);
+    return status;
 }
