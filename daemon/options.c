@@ -25,7 +25,9 @@ typedef enum {
     K_FLAG,    /* bool; no argument on the command line */
     K_MODE,    /* unsigned, octal permission bits */
     K_LISTEN,  /* HOST:PORT into listen_host and listen_port */
+    K_METRICS, /* HOST:PORT or PORT into metrics_host and metrics_port */
     K_LOGLEVEL,
+    K_LOGFORMAT,
     K_CLI,     /* command line only: handled in options_parse */
 } kind;
 
@@ -68,7 +70,12 @@ static const option table[] = {
      "on SIGTERM, close what is still open after this (default 10)"},
     {"warm", K_FLAG, OFF(warm), 0, 0, NULL, "read the whole snapshot into memory before serving"},
     {"ready-file", K_STR, OFF(ready_file), 0, 0, "PATH", "once serving, write the TCP port to PATH"},
+    {"metrics-listen", K_METRICS, 0, 0, 0, "HOST:PORT",
+     "serve GET /metrics (Prometheus) and GET /health over HTTP here; a port alone means 127.0.0.1:PORT "
+     "(default: off)"},
     {"log-level", K_LOGLEVEL, 0, 0, 0, "LEVEL", "debug, info, warn or error (default info)"},
+    {"log-format", K_LOGFORMAT, 0, 0, 0, "FORMAT",
+     "text (one `TIME LEVEL message` line per event) or json (one object per line) (default text)"},
     {"config", K_CLI, 0, 0, 0, "PATH",
      "read options from PATH first, one `name = value` per line (flags: `name = true`); the command line "
      "overrides it"},
@@ -95,9 +102,20 @@ static bool parse_number(const option *o, const char *s, unsigned long long *v, 
     return true;
 }
 
-/* HOST:PORT, or [IPV6]:PORT. */
-static bool parse_listen(const option *o, const char *s, server_config *cfg, char *err) {
+/* HOST:PORT, or [IPV6]:PORT, into *host and *port; with `port_alone`, a
+ * bare PORT means 127.0.0.1:PORT. */
+static bool parse_hostport(const option *o, const char *s, bool port_alone, const char **host_out, int *port_out,
+                           char *err) {
     const char *colon = strrchr(s, ':');
+    if (!colon && port_alone && s[0]) {
+        option port = {o->name, K_INT, 0, 0, 65535, NULL, NULL};
+        unsigned long long p;
+        if (!parse_number(&port, s, &p, err))
+            return false;
+        *host_out = ELIG_WIRE_DEFAULT_HOST;
+        *port_out = (int)p;
+        return true;
+    }
     size_t n = colon ? (size_t)(colon - s) : 0;
     const char *start = s;
     if (n >= 2 && s[0] == '[' && s[n - 1] == ']')
@@ -115,8 +133,8 @@ static bool parse_listen(const option *o, const char *s, server_config *cfg, cha
         snprintf(err, ERR_MAX, "out of memory");
         return false;
     }
-    cfg->listen_host = host;
-    cfg->listen_port = (int)p;
+    *host_out = host;
+    *port_out = (int)p;
     return true;
 }
 
@@ -177,12 +195,21 @@ static bool set(const option *o, const char *value, server_config *cfg, char *er
         return true;
     }
     case K_LISTEN:
-        return parse_listen(o, value, cfg, err);
+        return parse_hostport(o, value, false, &cfg->listen_host, &cfg->listen_port, err);
+    case K_METRICS:
+        return parse_hostport(o, value, true, &cfg->metrics_host, &cfg->metrics_port, err);
     case K_LOGLEVEL: {
         int level = log_level_parse(value);
         if (level < 0)
             return snprintf(err, ERR_MAX, "'%s' is not debug, info, warn or error", value), false;
         log_set_level((log_level)level);
+        return true;
+    }
+    case K_LOGFORMAT: {
+        int f = log_format_parse(value);
+        if (f < 0)
+            return snprintf(err, ERR_MAX, "'%s' is not text or json", value), false;
+        log_set_format((log_format)f);
         return true;
     }
     case K_CLI:
@@ -282,6 +309,17 @@ void options_usage(FILE *out) {
     fputs("\nExit status: 0 after a drain, 1 if it cannot start, 2 on bad usage.\n", out);
 }
 
+/* Protected mode (SPEC 6), for the metrics listener: it serves counters
+ * with no authentication, so only on loopback.
+ * WIRE (issue 9): also allow it when --auth-file or --insecure-open is
+ * given, the rule auth.c applies to --listen, by calling the same check. */
+static void check_protected_mode(const server_config *cfg) {
+    if (cfg->metrics_host && !server_host_is_loopback(cfg->metrics_host))
+        usage_error("--metrics-listen %s: not a loopback address; protected mode serves metrics on loopback "
+                    "only (e.g. 127.0.0.1:%s)",
+                    cfg->metrics_host, "9420");
+}
+
 static int default_threads(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
@@ -345,5 +383,22 @@ options_action options_parse(int argc, char **argv, server_config *cfg) {
         usage_error("unexpected argument '%s'%s", argv[optind], "");
     if (!cfg->snapshot_path)
         usage_error("%s%s", "--snapshot PATH is required", "");
+    check_protected_mode(cfg);
     return action;
+}
+
+/* The man page's OPTIONS section, in scdoc: the same rows as --help. */
+void options_man(FILE *out) {
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const option *o = &table[i];
+        fprintf(out, "*--%s*%s%s%s\n", o->name, o->arg ? " _" : "", o->arg ? o->arg : "", o->arg ? "_" : "");
+        fputc('\t', out);
+        /* scdoc markup characters in the help text are escaped. */
+        for (const char *h = o->help; *h; h++) {
+            if (*h == '*' || *h == '_' || *h == '\\')
+                fputc('\\', out);
+            fputc(*h == '`' ? '"' : *h, out);
+        }
+        fputs("\n\n", out);
+    }
 }

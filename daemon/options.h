@@ -27,4 +27,8 @@ options_action options_parse(int argc, char **argv, server_config *cfg);
 /* Writes the option list as --help shows it. */
 void options_usage(FILE *out);
 
+/* Writes the option list as the man page's OPTIONS section (scdoc
+ * markup), from the same table: tools/man runs it at build time. */
+void options_man(FILE *out);
+
 #endif
