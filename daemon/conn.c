@@ -62,8 +62,11 @@ static void account(conn *c) {
 
 /* Before c grows a buffer by `more` bytes: while the server total would pass
  * the cap, close whichever connection of this worker holds the most (c
- * itself included). false if that was c: its growth is refused. */
-static bool make_room(conn *c, size_t more) {
+ * itself included). false if that was c: its growth is refused, and c is
+ * closed too unless `defer_self` (libuv's alloc callback must not close
+ * its own stream: libuv would then call a read callback that uv_close
+ * has cleared; on_read closes it on the UV_ENOBUFS that follows). */
+static bool make_room(conn *c, size_t more, bool defer_self) {
     server *srv = c->w->srv;
     while (atomic_load_explicit(&srv->buffer_bytes, memory_order_relaxed) + more > srv->cfg.max_buffer_memory) {
         conn *big = c;
@@ -72,6 +75,8 @@ static bool make_room(conn *c, size_t more) {
                 big = o;
         log_conn(LOG_WARN, &big->sess, "closing a connection holding %zu bytes of buffers: over "
                  "--max-buffer-memory %zu", big->held, srv->cfg.max_buffer_memory);
+        if (big == c && defer_self)
+            return false;
         serve(big, EV_CLOSE, NULL, 0, CONN_CLOSE_MEMORY);
         if (big == c)
             return false;
@@ -79,15 +84,17 @@ static bool make_room(conn *c, size_t more) {
     return true;
 }
 
-static int grow(conn *c, buf *b, size_t more) {
+static int grow_(conn *c, buf *b, size_t more, bool defer_self) {
     if (b->cap - b->len >= more)
         return 0;
-    if (!make_room(c, b->len + more > b->cap ? b->len + more - b->cap : 0))
+    if (!make_room(c, b->len + more > b->cap ? b->len + more - b->cap : 0, defer_self))
         return -1;
     int rc = buf_reserve(b, more);
     account(c);
     return rc;
 }
+
+static int grow(conn *c, buf *b, size_t more) { return grow_(c, b, more, false); }
 
 static void rx_free(conn *c) {
     if (!c->rx)
@@ -101,7 +108,7 @@ static void rx_free(conn *c) {
 /* Keeps the partial request data[0..len) and the decoder's progress. */
 static int rx_keep(conn *c, const char *data, size_t len, const mpr_scan *scan) {
     if (!c->rx) {
-        if (!make_room(c, sizeof *c->rx) || !(c->rx = calloc(1, sizeof *c->rx)))
+        if (!make_room(c, sizeof *c->rx, false) || !(c->rx = calloc(1, sizeof *c->rx)))
             return -1;
         account(c);
     }
@@ -126,8 +133,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
         return;
     }
     /* A request is already partly here: read the rest straight after it. */
-    if (grow(c, &c->rx->in, WORKER_READ_CHUNK) != 0) {
-        *b = uv_buf_init(NULL, 0); /* libuv then reports UV_ENOBUFS */
+    if (grow_(c, &c->rx->in, WORKER_READ_CHUNK, true) != 0) {
+        *b = uv_buf_init(NULL, 0); /* libuv then reports UV_ENOBUFS to on_read */
         return;
     }
     *b = uv_buf_init(c->rx->in.data + c->rx->in.len, (unsigned)(c->rx->in.cap - c->rx->in.len));
@@ -149,6 +156,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
         return;
     if (nread == UV_EOF) {
         serve(c, EV_EOF, NULL, 0, 0);
+    } else if (nread == UV_ENOBUFS) { /* on_alloc: over --max-buffer-memory */
+        serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_MEMORY);
     } else if (nread < 0) {
         log_conn(LOG_DEBUG, &c->sess, "read failed: %s", uv_strerror((int)nread));
         serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_ERROR);

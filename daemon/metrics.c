@@ -318,10 +318,11 @@ int metrics_start(server *srv, metrics **out) {
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
     if (res->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    m->d = MHD_start_daemon(flags, (uint16_t)cfg->metrics_port, NULL, NULL, on_request, m, MHD_OPTION_SOCK_ADDR,
-                            res->ai_addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_MAX_CLIENTS,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_TIMEOUT_S, MHD_OPTION_EXTERNAL_LOGGER,
-                            on_mhd_log, NULL, MHD_OPTION_END);
+    m->d = MHD_start_daemon(flags, (uint16_t)cfg->metrics_port, NULL, NULL, on_request, m,
+                            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, /* first: it logs the others */
+                            MHD_OPTION_SOCK_ADDR, res->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
+                            (unsigned)METRICS_MAX_CLIENTS, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_TIMEOUT_S,
+                            MHD_OPTION_END);
     freeaddrinfo(res);
     if (!m->d) {
         log_error("--metrics-listen %s:%d: cannot listen (address in use?)", cfg->metrics_host, cfg->metrics_port);
