@@ -5,6 +5,9 @@ counters moved by exactly what the script did (requests by method, answers
 by reason, errors by code, the latency histogram's count); each cause of a
 server-side close is provoked once and counted once."""
 
+import json
+import os
+import re
 import socket
 import struct
 import time
@@ -246,5 +249,28 @@ def t_every_close_cause_counted_once(ctx):
         d.kill()
 
 
+def t_dashboard_reads_real_metrics(ctx):
+    # deploy/grafana's dashboard: valid JSON, and every eligd_* series its
+    # queries name is one that /metrics serves.
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "deploy", "grafana",
+                        "eligd-dashboard.json")
+    with open(path) as f:
+        dash = json.load(f)
+    exprs = [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
+    assert len(exprs) >= 10, "dashboard has %d queries" % len(exprs)
+    with ctx.daemon(metrics=True, name="dash") as d:
+        _, body = et.http_request(d.metrics_url() + "/metrics")[1:]
+        served = set(re.findall(r"^(?:# TYPE )?(eligd_[a-z_]+)", body, re.M))  # families without samples too
+        d.stop()
+    named = set(re.findall(r"\b(eligd_[a-z_]+)", " ".join(exprs)))
+    assert named, "no eligd metric in the dashboard"
+    unknown = sorted(named - served)
+    assert not unknown, "the dashboard queries series /metrics does not serve: %s" % unknown
+    for want in ("eligd_requests_total", "eligd_answers_total", "eligd_request_duration_seconds_bucket",
+                 "eligd_connections", "eligd_snapshot_age_seconds", "eligd_reloads_total", "eligd_errors_total"):
+        assert want in named, "the dashboard does not show %s" % want
+
+
 if __name__ == "__main__":
-    et.main([t_families_and_types, t_counters_move, t_every_close_cause_counted_once], setup, budget=150)
+    et.main([t_families_and_types, t_counters_move, t_every_close_cause_counted_once,
+             t_dashboard_reads_real_metrics], setup, budget=150)
