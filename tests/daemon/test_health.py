@@ -143,5 +143,38 @@ def t_degraded_on_read_error(ctx):
         d.kill()
 
 
+def t_sd_notify(ctx):
+    # systemd's notification protocol, played by this test: a datagram
+    # socket named in $NOTIFY_SOCKET receives READY=1 once serving,
+    # RELOADING=1 then READY=1 around a reload, STOPPING=1 on SIGTERM, each
+    # with a STATUS= naming the snapshot.
+    path = os.path.join(ctx.dir, "notify.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(path)
+    s.settimeout(10)
+
+    def expect(state):
+        while True:
+            msg = s.recv(4096).decode()
+            fields = dict(ln.split("=", 1) for ln in msg.splitlines() if "=" in ln)
+            if fields.get(state) == "1":
+                return fields
+
+    try:
+        d = ctx.daemon(name="notify", env={"NOTIFY_SOCKET": path}).start()
+        f = expect("READY")
+        assert ctx.snap_id in f.get("STATUS", ""), "READY=1 without the snapshot in STATUS: %r" % f
+        d.send_signal(signal.SIGHUP)
+        f = expect("RELOADING")
+        f = expect("READY")
+        assert "generation 2" in f.get("STATUS", ""), "READY after the reload: STATUS %r" % f
+        d.send_signal(signal.SIGTERM)
+        f = expect("STOPPING")
+        assert "draining" in f.get("STATUS", ""), "STOPPING=1 with STATUS %r" % f
+        assert d.wait(10) == 0
+    finally:
+        s.close()
+
+
 if __name__ == "__main__":
-    et.main([t_starting_ok_draining, t_degraded_on_read_error], setup, budget=120)
+    et.main([t_starting_ok_draining, t_degraded_on_read_error, t_sd_notify], setup, budget=120)
