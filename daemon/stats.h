@@ -16,7 +16,9 @@
  *               that completed it to its response being handed to the
  *               socket (uv_try_write, or queued behind a write in flight)
  *               in conn.c. Two clock reads per read, not per request; every
- *               request of that read gets the same duration.
+ *               request of that read gets the same duration. (Not timed: a
+ *               `reload`, answered later, and the requests of a read whose
+ *               connection is closed while answering it.)
  *   accepted    connections accepted (conn.c)
  *   closes      connections the server closed or refused, by cause
  *               (CONN_CLOSE_CAUSE_MAP, conn.c)
