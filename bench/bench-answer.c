@@ -147,6 +147,7 @@ static void *run(void *arg) {
         fprintf(stderr, "bench-answer: %llu answers failed\n", (unsigned long long)errors);
     buf_free(&out);
     free(st);
+    query_ctx_destroy(&ctx);
     elig_reader_close(reader);
     j->elapsed = now_s() - begin;
     j->answers = answers;
