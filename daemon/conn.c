@@ -212,6 +212,7 @@ static answer_outcome answer(conn *c, const char *data, size_t len, size_t *off,
         mpr_scan_reset(scan);
         c->last_active_ms = server_now_ms();
         if (rc == QUERY_DEFERRED) {
+            w->answered--; /* answered later, not timed with this read */
             c->reload_msgid = m.msgid;
             return DEFERRED;
         }

@@ -87,6 +87,23 @@ static const option table[] = {
 
 static void *field(server_config *cfg, const option *o) { return (char *)cfg + o->off; }
 
+/* Strings the options hold (paths, hosts): they live as long as the process.
+ * Kept here too, so that a value the command line replaced (the file's
+ * --snapshot, say) is still owned by someone rather than leaked. */
+static char **kept;
+static size_t n_kept;
+
+static char *keep(char *s) {
+    char **k = s ? realloc(kept, (n_kept + 1) * sizeof *kept) : NULL;
+    if (!k) {
+        free(s);
+        return NULL;
+    }
+    kept = k;
+    kept[n_kept++] = s;
+    return s;
+}
+
 /* Each parser writes why a value is refused into err[ERR_MAX] and returns
  * false; the caller says where (the flag, or the file and line). */
 #define ERR_MAX 160
@@ -128,7 +145,7 @@ static bool parse_hostport(const option *o, const char *s, bool port_alone, cons
     unsigned long long p;
     if (!parse_number(&port, colon + 1, &p, err))
         return false;
-    char *host = strndup(start, n);
+    char *host = keep(strndup(start, n));
     if (!host) {
         snprintf(err, ERR_MAX, "out of memory");
         return false;
@@ -155,7 +172,7 @@ static bool set(const option *o, const char *value, server_config *cfg, char *er
     unsigned long long n;
     switch (o->k) {
     case K_STR:
-        if (!(*(const char **)field(cfg, o) = strdup(value)))
+        if (!(*(const char **)field(cfg, o) = keep(strdup(value))))
             return snprintf(err, ERR_MAX, "out of memory"), false;
         return true;
     case K_U32:
