@@ -75,8 +75,10 @@ static bool make_room(conn *c, size_t more, bool defer_self) {
                 big = o;
         log_conn(LOG_WARN, &big->sess, "closing a connection holding %zu bytes of buffers: over "
                  "--max-buffer-memory %zu", big->held, srv->cfg.max_buffer_memory);
-        if (big == c && defer_self)
+        if (big == c && defer_self) {
+            c->over_cap = true; /* on_read closes it, counted as memory */
             return false;
+        }
         serve(big, EV_CLOSE, NULL, 0, CONN_CLOSE_MEMORY);
         if (big == c)
             return false;
@@ -100,7 +102,7 @@ static void rx_free(conn *c) {
     if (!c->rx)
         return;
     buf_free(&c->rx->in);
-    free(c->rx);
+    elig_free(c->rx);
     c->rx = NULL;
     account(c);
 }
@@ -108,7 +110,7 @@ static void rx_free(conn *c) {
 /* Keeps the partial request data[0..len) and the decoder's progress. */
 static int rx_keep(conn *c, const char *data, size_t len, const mpr_scan *scan) {
     if (!c->rx) {
-        if (!make_room(c, sizeof *c->rx, false) || !(c->rx = calloc(1, sizeof *c->rx)))
+        if (!make_room(c, sizeof *c->rx, false) || !(c->rx = elig_calloc(1, sizeof *c->rx)))
             return -1;
         account(c);
     }
@@ -156,8 +158,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
         return;
     if (nread == UV_EOF) {
         serve(c, EV_EOF, NULL, 0, 0);
-    } else if (nread == UV_ENOBUFS) { /* on_alloc: over --max-buffer-memory */
-        serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_MEMORY);
+    } else if (nread == UV_ENOBUFS) { /* on_alloc: over --max-buffer-memory, or out of memory */
+        serve(c, EV_CLOSE, NULL, 0, c->over_cap ? CONN_CLOSE_MEMORY : CONN_CLOSE_ERROR);
     } else if (nread < 0) {
         log_conn(LOG_DEBUG, &c->sess, "read failed: %s", uv_strerror((int)nread));
         serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_ERROR);
@@ -323,7 +325,7 @@ static void on_close(uv_handle_t *h) {
     }
     buf_free(&c->inflight);
     account(c);
-    free(c);
+    elig_free(c);
     worker_maybe_finish(w);
 }
 
@@ -370,7 +372,10 @@ static void serve(conn *c, conn_event ev, const char *data, size_t len, conn_clo
         if (c->state == CONN_READING)
             out = answer_input(c, data, len);
         data = NULL;
-        if (out == NO_MEMORY || flush(c) != 0) {
+        /* On NO_MEMORY, send the answers to the whole requests before it
+         * anyway: left in the worker's buffer they would go out on the
+         * next connection served. */
+        if (flush(c) != 0 || out == NO_MEMORY) {
             serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_ERROR);
             return;
         }
@@ -445,10 +450,43 @@ static void describe_peer(conn *c, bool is_unix) {
     snprintf(c->sess.peer, sizeof c->sess.peer, "%s:%d", host, port);
 }
 
+static void on_refused(uv_handle_t *h) {
+    worker *w = h->data;
+    int k = h == (uv_handle_t *)&w->refuse[1];
+    w->refusing[k] = false;
+    if (w->stalled[k]) {
+        w->stalled[k] = false;
+        if (!w->draining) /* else the listener is closed, and its pending connection with it */
+            conn_accept(w, k ? (uv_stream_t *)&w->unix_listen : (uv_stream_t *)&w->tcp_listen);
+    }
+}
+
+/* No memory for a connection: accept it into the worker's spare handle and
+ * close it at once, counted. Not accepting it is no option: libuv stops
+ * polling a listener until its pending connection is uv_accept()ed, so
+ * the worker would never accept again. If the spare is still closing, the
+ * connection waits for its close callback. */
+static void refuse(worker *w, uv_stream_t *listener) {
+    int k = listener == (uv_stream_t *)&w->unix_listen;
+    if (w->refusing[k]) {
+        w->stalled[k] = true;
+        return;
+    }
+    uv_handle_t *h = (uv_handle_t *)&w->refuse[k];
+    if ((k ? uv_pipe_init(&w->loop, &w->refuse[k].pipe, 0) : uv_tcp_init(&w->loop, &w->refuse[k].tcp)) != 0)
+        return;
+    h->data = w;
+    w->refusing[k] = true;
+    uv_accept(listener, (uv_stream_t *)h);
+    worker_count_close(w, CONN_CLOSE_ERROR);
+    uv_close(h, on_refused);
+}
+
 void conn_accept(worker *w, uv_stream_t *listener) {
-    conn *c = calloc(1, sizeof *c);
+    conn *c = elig_calloc(1, sizeof *c);
     if (!c) {
-        log_error("worker %d: out of memory accepting a connection", w->index);
+        log_error("worker %d: out of memory accepting a connection: closing it", w->index);
+        refuse(w, listener);
         return;
     }
     c->w = w;
@@ -456,7 +494,8 @@ void conn_accept(worker *w, uv_stream_t *listener) {
     bool is_unix = listener == (uv_stream_t *)&w->unix_listen;
     int rc = is_unix ? uv_pipe_init(&w->loop, &c->h.pipe, 0) : uv_tcp_init(&w->loop, &c->h.tcp);
     if (rc != 0) {
-        free(c);
+        elig_free(c);
+        refuse(w, listener);
         return;
     }
     c->h.handle.data = c;

@@ -85,6 +85,7 @@ typedef struct conn {
     conn_state state;
     bool reading;     /* uv_read_start in effect */
     bool counted;     /* holds a place in the server's connection count */
+    bool over_cap;    /* refused a buffer in on_alloc: over --max-buffer-memory */
     conn_rx *rx;      /* NULL unless a request is partly received */
     buf queue;        /* answers not yet handed to libuv */
     buf inflight;     /* answers libuv is writing */

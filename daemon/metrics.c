@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alloc.h"
 #include "log.h"
 #include "snapmeta.h"
 #include "version.h"
@@ -251,8 +252,9 @@ static enum MHD_Result reply(struct MHD_Connection *hc, unsigned status, const c
         status = MHD_HTTP_INTERNAL_SERVER_ERROR;
         type = "text/plain; charset=utf-8";
     } else {
-        /* libmicrohttpd frees the body with free() once sent. */
-        r = MHD_create_response_from_buffer(body->len, body->data, MHD_RESPMEM_MUST_FREE);
+        /* libmicrohttpd frees the body once sent, through the seam that
+         * allocated it (alloc.h). */
+        r = MHD_create_response_from_buffer_with_free_callback(body->len, body->data, elig_free);
     }
     if (!r) {
         buf_free(body);
@@ -308,7 +310,7 @@ int metrics_start(server *srv, metrics **out) {
                   gai_strerror(rc));
         return -1;
     }
-    metrics *m = calloc(1, sizeof *m);
+    metrics *m = elig_calloc(1, sizeof *m);
     if (!m) {
         freeaddrinfo(res);
         log_error("--metrics-listen: out of memory");
@@ -326,7 +328,7 @@ int metrics_start(server *srv, metrics **out) {
     freeaddrinfo(res);
     if (!m->d) {
         log_error("--metrics-listen %s:%d: cannot listen (address in use?)", cfg->metrics_host, cfg->metrics_port);
-        free(m);
+        elig_free(m);
         return -1;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(m->d, MHD_DAEMON_INFO_BIND_PORT);
@@ -341,5 +343,5 @@ void metrics_stop(metrics *m) {
     if (!m)
         return;
     MHD_stop_daemon(m->d);
-    free(m);
+    elig_free(m);
 }

@@ -3,6 +3,7 @@
  * all know it. */
 #include "options.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <ini.h>
@@ -87,21 +88,15 @@ static const option table[] = {
 
 static void *field(server_config *cfg, const option *o) { return (char *)cfg + o->off; }
 
-/* Strings the options hold (paths, hosts): they live as long as the process.
- * Kept here too, so that a value the command line replaced (the file's
- * --snapshot, say) is still owned by someone rather than leaked. */
-static char **kept;
-static size_t n_kept;
+/* Strings the options hold (paths, hosts) are allocated by set(), except
+ * the default host, which is this array: a value replaced (the file's
+ * --snapshot by the command line's, a key given twice) is freed then, and
+ * the rest by options_free_strings. */
+static const char default_host[] = ELIG_WIRE_DEFAULT_HOST;
 
-static char *keep(char *s) {
-    char **k = s ? realloc(kept, (n_kept + 1) * sizeof *kept) : NULL;
-    if (!k) {
-        free(s);
-        return NULL;
-    }
-    kept = k;
-    kept[n_kept++] = s;
-    return s;
+static void drop_string(const char *s) {
+    if (s != default_host)
+        free((void *)s);
 }
 
 /* Each parser writes why a value is refused into err[ERR_MAX] and returns
@@ -129,7 +124,8 @@ static bool parse_hostport(const option *o, const char *s, bool port_alone, cons
         unsigned long long p;
         if (!parse_number(&port, s, &p, err))
             return false;
-        *host_out = ELIG_WIRE_DEFAULT_HOST;
+        drop_string(*host_out);
+        *host_out = default_host;
         *port_out = (int)p;
         return true;
     }
@@ -145,11 +141,12 @@ static bool parse_hostport(const option *o, const char *s, bool port_alone, cons
     unsigned long long p;
     if (!parse_number(&port, colon + 1, &p, err))
         return false;
-    char *host = keep(strndup(start, n));
+    char *host = strndup(start, n);
     if (!host) {
         snprintf(err, ERR_MAX, "out of memory");
         return false;
     }
+    drop_string(*host_out);
     *host_out = host;
     *port_out = (int)p;
     return true;
@@ -172,9 +169,14 @@ static bool set(const option *o, const char *value, server_config *cfg, char *er
     unsigned long long n;
     switch (o->k) {
     case K_STR:
-        if (!(*(const char **)field(cfg, o) = keep(strdup(value))))
+    {
+        char *v = strdup(value);
+        if (!v)
             return snprintf(err, ERR_MAX, "out of memory"), false;
+        drop_string(*(const char **)field(cfg, o));
+        *(const char **)field(cfg, o) = v;
         return true;
+    }
     case K_U32:
         if (!parse_number(o, value, &n, err))
             return false;
@@ -255,6 +257,13 @@ typedef struct {
     char err[ERR_MAX];
 } file_ctx;
 
+/* The string an option holds in cfg (K_STR, the hosts), else NULL. */
+static const void *string_of(const server_config *cfg, const option *o) {
+    if (o->k == K_STR)
+        return *(const char *const *)((const char *)cfg + o->off);
+    return o->k == K_LISTEN ? cfg->listen_host : o->k == K_METRICS ? cfg->metrics_host : NULL;
+}
+
 /* inih calls this per `name = value`; on 0 it stops and returns the line. */
 static int on_ini(void *user, const char *section, const char *name, const char *value) {
     file_ctx *f = user;
@@ -264,23 +273,46 @@ static int on_ini(void *user, const char *section, const char *name, const char 
         snprintf(f->err, sizeof f->err, "sections are not used; write `name = value` lines");
     else if (!o)
         snprintf(f->err, sizeof f->err, "unknown option");
-    else if (set(o, value, f->cfg, f->err))
-        return 1;
+    else
+        return set(o, value, f->cfg, f->err) ? 1 : 0; /* a value replaced is freed by set() */
     return 0;
 }
 
-static void read_config(const char *path, server_config *cfg) {
+void options_free_strings(server_config *cfg) {
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const void *s = string_of(cfg, &table[i]);
+        drop_string(s);
+        if (table[i].k == K_STR)
+            *(const char **)field(cfg, &table[i]) = NULL;
+        else if (table[i].k == K_LISTEN)
+            cfg->listen_host = NULL;
+        else if (table[i].k == K_METRICS)
+            cfg->metrics_host = NULL;
+    }
+}
+
+int options_read_config(const char *path, server_config *cfg, char *msg, size_t msglen) {
     file_ctx f = {.cfg = cfg};
     int line = ini_parse(path, on_ini, &f);
+    if (line == 0)
+        return 0;
     if (line == -1)
-        usage_error("--config %s: %s", path, strerror(errno));
-    if (line == -2)
-        usage_error("--config %s: %s", path, "out of memory");
-    if (line > 0) {
-        if (f.err[0])
-            fprintf(stderr, "eligd: %s:%d: %s: %s\n", path, line, f.name, f.err);
-        else
-            fprintf(stderr, "eligd: %s:%d: not a `name = value` line\n", path, line);
+        snprintf(msg, msglen, "--config %s: %s", path, strerror(errno));
+    else if (line == -2)
+        snprintf(msg, msglen, "--config %s: out of memory", path);
+    else if (f.err[0])
+        snprintf(msg, msglen, "%s:%d: %s: %s", path, line, f.name, f.err);
+    else
+        snprintf(msg, msglen, "%s:%d: not a `name = value` line", path, line);
+    return -1;
+}
+
+static void read_config(const char *path, server_config *cfg) {
+    char msg[ERR_MAX + 4200];
+    if (options_read_config(path, cfg, msg, sizeof msg) != 0) {
+        if (strncmp(msg, "--config ", 9) == 0)
+            usage_error("%s%s", msg, "");
+        fprintf(stderr, "eligd: %s\n", msg);
         exit(2);
     }
 }
@@ -326,12 +358,26 @@ void options_usage(FILE *out) {
     fputs("\nExit status: 0 after a drain, 1 if it cannot start, 2 on bad usage.\n", out);
 }
 
+/* Whether host (as given to a --*listen option) is a loopback address:
+ * localhost, 127.0.0.0/8 or ::1. */
+static bool host_is_loopback(const char *host) {
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (strcmp(host, "localhost") == 0)
+        return true;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    return false;
+}
+
 /* Protected mode (SPEC 6), for the metrics listener: it serves counters
  * with no authentication, so only on loopback.
  * WIRE (issue 9): also allow it when --auth-file or --insecure-open is
  * given, the rule auth.c applies to --listen, by calling the same check. */
 static void check_protected_mode(const server_config *cfg) {
-    if (cfg->metrics_host && !server_host_is_loopback(cfg->metrics_host))
+    if (cfg->metrics_host && !host_is_loopback(cfg->metrics_host))
         usage_error("--metrics-listen %s: not a loopback address; protected mode serves metrics on loopback "
                     "only (e.g. 127.0.0.1:%s)",
                     cfg->metrics_host, "9420");
@@ -344,7 +390,7 @@ static int default_threads(void) {
 
 options_action options_parse(int argc, char **argv, server_config *cfg) {
     *cfg = (server_config){
-        .listen_host = ELIG_WIRE_DEFAULT_HOST,
+        .listen_host = default_host,
         .listen_port = ELIG_WIRE_DEFAULT_PORT,
         .unix_mode = 0660,
         .threads = default_threads(),

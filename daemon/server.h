@@ -123,9 +123,6 @@ void server_stats(server *srv, stats_totals *out);
 server_health_state server_health(server *srv, const stats_totals *t, char *why, size_t whylen);
 const char *server_health_name(server_health_state h);
 
-/* Whether host (an address or name as given to a --*listen option) is a
- * loopback address: localhost, 127.0.0.0/8 or ::1. */
-bool server_host_is_loopback(const char *host);
 
 /* --check-config: opens what the configuration names (the snapshot, and
  * every file a later option adds) without serving. 0 when all is well, 1

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "conn.h"
 #include "log.h"
 
@@ -126,7 +127,7 @@ static void answer_reloads(worker *w) {
                 conn_reload_done(c, d->msgid, &d->result);
                 break;
             }
-        free(d);
+        elig_free(d);
         d = next;
     }
 }
@@ -183,7 +184,7 @@ int worker_init(worker *w, server *srv, int index, int tcp_fd, int unix_fd) {
     w->qctx.answer.stats = &w->st;
     w->qctx.stats = &w->st;
     int rc;
-    if (!(w->rbuf = malloc(WORKER_READ_CHUNK)) || query_ctx_init(&w->qctx, srv->cfg.max_batch) != 0)
+    if (!(w->rbuf = elig_malloc(WORKER_READ_CHUNK)) || query_ctx_init(&w->qctx, srv->cfg.max_batch) != 0)
         return ELIG_ENOMEM;
 
     uint64_t gen;
@@ -237,10 +238,10 @@ void worker_destroy(worker *w) {
     w->snap = NULL;
     buf_free(&w->out);
     query_ctx_destroy(&w->qctx);
-    free(w->rbuf);
+    elig_free(w->rbuf);
     for (reload_ticket *d = w->reloads_done, *next; d; d = next) {
         next = d->next;
-        free(d);
+        elig_free(d);
     }
     w->reloads_done = NULL;
     uv_mutex_destroy(&w->reload_mu);
