@@ -586,17 +586,16 @@ static void do_auth(call *c, session *s, const auth_table *t) {
         grant(s, ch, SESSION_BY_TOKEN);
         s->auth_failures = 0;
         c->auth_ok = true;
-        log_info("conn %llu %s: authenticated as channel %s", (unsigned long long)s->conn_id, s->peer,
-                 ch->name);
+        log_conn(LOG_INFO, s, "authenticated as channel %s", ch->name);
         return;
     }
     count(ch ? &ch->stats->auth_failures : &unknown_stats.auth_failures);
     s->auth_failures++;
     if (s->auth_failures >= AUTH_MAX_FAILURES)
         s->close_after = true;
-    log_warn("conn %llu %s: auth failed for channel '%s' (%s), failure %u of %d%s",
-             (unsigned long long)s->conn_id, s->peer, shown, ch ? "wrong token" : "unknown channel",
-             s->auth_failures, AUTH_MAX_FAILURES, s->close_after ? ": closing" : "");
+    log_conn(LOG_WARN, s, "auth failed for channel '%s' (%s), failure %u of %d%s", shown,
+             ch ? "wrong token" : "unknown channel", s->auth_failures, AUTH_MAX_FAILURES,
+             s->close_after ? ": closing" : "");
     refuse(c, ELIG_ERRCODE_UNAUTHORIZED, "unauthorized: unknown channel or wrong token%s",
               s->close_after ? "; closing after 3 failures" : "");
 }
@@ -675,6 +674,13 @@ void auth_authorize(call *c, session *s, const auth_table *t) {
     }
     switch (s->access) {
     case SESSION_OPEN:
+        /* `reload` (SPEC 9): on the Unix socket, whose file mode guards
+         * it, or to a channel granted it; never to an open TCP session. */
+        if (c->method == ELIG_METHOD_RELOAD && s->transport != SESSION_UNIX) {
+            c->err = 0;
+            refuse(c, ELIG_ERRCODE_UNAUTHORIZED,
+                   "unauthorized: reload is allowed only on the Unix socket or to a channel granted it");
+        }
         return;
     case SESSION_ANON:
         if (c->method != ELIG_METHOD_PING) {

@@ -11,7 +11,9 @@
 #include <uv.h>
 
 #include "auth.h"
+#include "call.h"
 #include "snapshot.h"
+#include "stats.h"
 
 /* HOST:PORT of a listener. */
 typedef struct {
@@ -43,7 +45,38 @@ typedef struct {
     bool insecure_open;      /* no auth file, yet listen beyond loopback */
     server_addr tls_listen;
     const char *tls_cert, *tls_key, *tls_ca;
+    const char *metrics_host; /* --metrics-listen; NULL: no metrics listener */
+    int metrics_port;
 } server_config;
+
+/* The daemon's health as /metrics, /health and `info` report it, in the
+ * order they take precedence. */
+#define SERVER_HEALTH_MAP(X)                                                   \
+    X(DRAINING, "draining") /* SIGTERM/SIGINT: finishing what was received */  \
+    X(STARTING, "starting") /* not every worker listens yet */                 \
+    X(DEGRADED, "degraded") /* snapshot reads failed since it was loaded */    \
+    X(OK, "ok")
+
+typedef enum {
+#define SERVER_X_(e, s) SERVER_HEALTH_##e,
+    SERVER_HEALTH_MAP(SERVER_X_)
+#undef SERVER_X_
+} server_health_state;
+
+/* Where the server is in its life; health is derived from it. */
+typedef enum { SERVER_STARTING, SERVER_SERVING, SERVER_DRAINING } server_phase;
+
+/* One `reload` request on its way from a worker to the main thread and
+ * back with its result (call_reload). */
+typedef struct reload_ticket {
+    struct reload_ticket *next;
+    int worker;
+    uint64_t conn_id;
+    uint32_t msgid;
+    call_reload result;
+} reload_ticket;
+
+typedef struct metrics metrics;
 
 typedef struct worker worker;
 typedef struct tls_server tls_server;
@@ -70,6 +103,17 @@ typedef struct server {
     uv_mutex_t tls_err_mu;        /* guards tls_reload_error */
     char tls_reload_error[200];   /* "" unless the last TLS reload failed */
     bool draining;
+    atomic_int phase;         /* server_phase */
+    atomic_bool snaps_ready;  /* snaps may be read (set once it is open) */
+    /* Reloads by result, and when the snapshot now serving was loaded
+     * (ms since the epoch). Written under reload_mu. */
+    atomic_uint_fast64_t reloads_ok, reloads_failed;
+    atomic_uint_fast64_t loaded_at_ms;
+    /* `reload` requests from the workers, for the main thread. */
+    uv_mutex_t reload_q_mu;
+    reload_ticket *reload_q;
+    uv_async_t reload_async;
+    metrics *metrics; /* NULL without --metrics-listen */
 } server;
 
 /* Runs the daemon until it has drained. Returns the process exit status:
@@ -77,10 +121,28 @@ typedef struct server {
 int server_run(const server_config *cfg);
 
 /* Reloads what SIGHUP reloads (the snapshot at its path, the auth file,
- * the TLS certificate and key; a failure keeps the old one serving, with
- * the reason in `info`) and wakes the workers to pick it up. Safe from any thread; reloads run one at a time. 0 or a
- * negative code; logs either way. */
-int server_reload(server *srv);
+ * the TLS certificate and key; each keeps its old version on failure,
+ * with the reason in `info`) and wakes the workers to pick it up. The one reload entry: SIGHUP and the `reload` method. Safe
+ * from any thread; reloads run one at a time; tells systemd RELOADING=1
+ * and READY=1 around it. Returns 0 or a negative code; if out is not NULL
+ * it gets the snapshot serving afterwards and, on failure, the reason
+ * (the snapshot's, else the auth file's or TLS's).
+ * Logs either way and counts the result. */
+int server_reload(server *srv, call_reload *out);
+
+/* From worker number worker_index: connection conn_id asks, with request msgid, for a
+ * reload. The main thread does it and hands the result back with
+ * worker_reload_done. 0, or ELIG_ENOMEM (nothing queued). */
+int server_reload_request(server *srv, int worker_index, uint64_t conn_id, uint32_t msgid);
+
+/* Adds up the workers' counters (zeros while starting). Any thread. */
+void server_stats(server *srv, stats_totals *out);
+
+/* The health now, given counters from server_stats; why (if not NULL)
+ * gets a sentence saying why when it is not ok. Any thread. */
+server_health_state server_health(server *srv, const stats_totals *t, char *why, size_t whylen);
+const char *server_health_name(server_health_state h);
+
 
 /* --check-config: opens what the configuration names (the snapshot, and
  * every file a later option adds) without serving. 0 when all is well, 1

@@ -35,6 +35,7 @@ enum {
     X(CHECK_BATCH, "check_batch")                                              \
     X(HOUSEHOLD, "household")                                                  \
     X(INFO, "info")                                                            \
+    X(RELOAD, "reload")                                                        \
     X(AUTH, "auth")
 
 typedef enum {
@@ -131,6 +132,11 @@ typedef enum { ELIG_MEMBER_ALIVE = 0, ELIG_MEMBER_DECEASED = 1 } elig_member_sta
 #define ELIG_KEY_CONNECTIONS "connections"
 #define ELIG_KEY_REQUESTS "requests"
 #define ELIG_KEY_RELOAD_ERROR "reload_error"
+#define ELIG_KEY_HEALTH "health"
+#define ELIG_KEY_CONTENT_SHA256 "content_sha256"
+#define ELIG_KEY_GENERATION "generation"
+#define ELIG_KEY_READ_ERRORS "read_errors"
+#define ELIG_KEY_PROGRAMS "programs"
 
 /* Name lookups. Each returns NULL (or -1) for a value outside the table. */
 

@@ -33,6 +33,9 @@ static void usage(FILE *out) {
           "new token, replace the line and send eligd SIGHUP; the old token stops working\n"
           "at once, on open connections too.\n"
           "\n"
+          "Options:\n"
+          "  --help   this text\n"
+          "\n"
           "Exit status: 0, 1 if no random bytes could be had, 2 on bad usage.\n",
           out);
 }
