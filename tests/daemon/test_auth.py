@@ -24,6 +24,7 @@ T_FULL = os.urandom(32).hex()
 T_JABAR = os.urandom(32).hex()
 T_SLOW = os.urandom(32).hex()
 T_LATE = os.urandom(16).hex()
+T_OPS = os.urandom(32).hex()
 
 
 def sha(token):
@@ -51,7 +52,13 @@ programs     = *
 regions      = *
 rate         = 20
 burst        = 20
-""" % (sha(T_FULL), sha(jabar_token), sha(T_SLOW))
+
+[channel ops]
+token_sha256 = %s
+methods      = reload, info
+programs     = *
+regions      = *
+""" % (sha(T_FULL), sha(jabar_token), sha(T_SLOW), sha(T_OPS))
     if late:
         text += "\n[channel late]\ntoken_sha256 = %s\nmethods = check\nprograms = *\nregions = *\n" % sha(T_LATE)
     return text
@@ -145,6 +152,20 @@ def t_grant_methods(ctx):
         c.error("Check", [], et.UNKNOWN_METHOD)
     with ctx.authed("slow", T_SLOW) as c:
         c.error("household", ["kk", et.KK1], UNAUTHORIZED)
+
+
+def t_reload_only_when_granted(ctx):
+    """`reload` over TCP: only for a channel that names it (SPEC 6, 9)."""
+    with ctx.unix() as u:
+        if u.call("reload", [])[0] == [et.UNKNOWN_METHOD, "unknown method 'reload'"]:
+            return  # no reload method in this build (SPEC 9 not merged)
+    with ctx.authed("full", T_FULL) as c:
+        assert "reload" in c.error("reload", [], UNAUTHORIZED)
+    with ctx.authed("ops", T_OPS) as c:
+        res = c.ok("reload", [])
+        assert isinstance(res, dict) and res.get("snapshot") == ctx.snap_id, res
+        assert c.ok("info", [])["reload_error"] is None
+        c.error("check", ["kk", et.KK1, "PKH", "2024-01"], UNAUTHORIZED)
 
 
 def t_grant_programs(ctx):
@@ -401,6 +422,7 @@ if __name__ == "__main__":
     et.main([t_every_method_refused_before_auth,
               t_wrong_token_unknown_channel_third_failure_closes,
               t_grant_methods,
+              t_reload_only_when_granted,
               t_grant_programs,
               t_grant_regions,
               t_rate_limit_across_threads_and_connections,
