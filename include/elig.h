@@ -33,8 +33,9 @@
 #define ELIG_VERSION_PATCH 0
 #define ELIG_VERSION_STRING "0.1.0"
 
-/* Snapshot schema this library reads and writes. */
-#define ELIG_SCHEMA_VERSION 1
+/* Snapshot schema this library reads and writes (2: the id index of
+ * docs/SNAPSHOT.md; schema 1 files are refused with ELIG_ESCHEMA). */
+#define ELIG_SCHEMA_VERSION 2
 
 /* ---- errors ----------------------------------------------------------
  *
@@ -219,8 +220,15 @@ typedef struct {
     size_t enr_len_;
 } elig_household;
 
+/* Starts loading the index slot of (kind, id) into the CPU cache and
+ * returns at once; it reads nothing and cannot fail. A server answering a
+ * batch calls it a few items ahead of elig_check, so that the slot's cache
+ * miss overlaps the work on the items before it. */
+void elig_prefetch(const elig_reader *r, elig_kind kind, uint64_t id);
+
 /* Resolves (kind, id) to its family. Returns 1 and fills h if found, 0 if
- * the id names nothing, or a negative code. */
+ * the id names nothing, or a negative code (ELIG_ECORRUPT for a damaged
+ * index or record: never a crash, never a read outside the file). */
 int elig_household_get(elig_reader *r, elig_kind kind, uint64_t id, elig_household *h);
 
 /* Iterates h's enrollments, in the order of the input file: set

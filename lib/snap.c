@@ -3,9 +3,15 @@
  * A snapshot is one immutable LMDB file. It is mapped read-only with no lock
  * file (MDB_NOLOCK: nobody ever writes it, so readers need no slots) and no
  * read-ahead (MDB_NORDAHEAD: lookups are random; read-ahead would only evict
- * hot pages). Opening reads the metadata and nothing else, so start-up time
- * does not grow with the snapshot. */
+ * hot pages). Opening reads the metadata and the index header and nothing
+ * else, so start-up time does not grow with the snapshot.
+ *
+ * Queries do not search LMDB's B-trees: the id index (index.h) gives the
+ * file offset of the family's household value, read through LMDB's map.
+ * The pointers into the map stay valid as long as the environment is open:
+ * it is read-only and never remapped, and the file is immutable. */
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,14 +19,20 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "index.h"
 #include "internal.h"
 #include "record.h"
 
 struct elig_snap {
+    int fd;                   /* the file, held open for our map */
     MDB_env *env;
-    MDB_dbi meta_db, hh_db, nik_db, kks_db;
+    MDB_dbi meta_db, hh_db, nik_db, kks_db, idx_db;
     elig_meta meta;
+    const unsigned char *map; /* our own map of the file: the query path */
+    uint64_t maplen;          /* its length: the bytes LMDB uses, all inside the file */
+    elig_index ix;
 };
 
 struct elig_reader {
@@ -87,6 +99,7 @@ static bool meta_field(elig_meta *m, const MDB_val *k, const MDB_val *v) {
         return copy_str(m->sha256_members, sizeof m->sha256_members, v);
     if (KEY_IS(ELIG_META_SHA_ENROLLMENTS))
         return copy_str(m->sha256_enrollments, sizeof m->sha256_enrollments, v);
+
 #undef KEY_IS
     return true;
 }
@@ -108,6 +121,11 @@ static int read_meta(elig_snap *s, MDB_txn *txn, const char *path, char *err, si
     mdb_cursor_close(cur);
     if (rc != MDB_NOTFOUND)
         return fail(err, errlen, ELIG_EIO, "%s: cannot read metadata: %s", path, mdb_strerror(rc));
+    if (s->meta.schema_version == 1)
+        return fail(err, errlen, ELIG_ESCHEMA,
+                    "%s: snapshot schema version 1 is no longer read (this build reads %d): rebuild it from "
+                    "the same CSV files with this version's elig-snapshot build",
+                    path, ELIG_SCHEMA_VERSION);
     if (s->meta.schema_version != ELIG_SCHEMA_VERSION)
         return fail(err, errlen, ELIG_ESCHEMA, "%s: unknown snapshot schema version %u (this build reads %d)",
                     path, s->meta.schema_version, ELIG_SCHEMA_VERSION);
@@ -119,8 +137,9 @@ static int read_meta(elig_snap *s, MDB_txn *txn, const char *path, char *err, si
 /* The row counts in the metadata must match the tables: a cheap check (one
  * B-tree header read each) that catches a truncated or mixed-up file. */
 static int check_counts(elig_snap *s, MDB_txn *txn, const char *path, char *err, size_t errlen) {
-    MDB_stat hh, nik;
-    if (mdb_stat(txn, s->hh_db, &hh) != 0 || mdb_stat(txn, s->nik_db, &nik) != 0)
+    MDB_stat hh, nik, kks;
+    if (mdb_stat(txn, s->hh_db, &hh) != 0 || mdb_stat(txn, s->nik_db, &nik) != 0 ||
+        mdb_stat(txn, s->kks_db, &kks) != 0)
         return fail(err, errlen, ELIG_EIO, "%s: cannot read table statistics", path);
     if (hh.ms_entries != s->meta.households || nik.ms_entries != s->meta.members)
         return fail(err, errlen, ELIG_ECORRUPT,
@@ -128,7 +147,29 @@ static int check_counts(elig_snap *s, MDB_txn *txn, const char *path, char *err,
                     "(%zu, %zu)",
                     path, (unsigned long long)s->meta.households, (unsigned long long)s->meta.members,
                     hh.ms_entries, nik.ms_entries);
+    const uint64_t *k = s->ix.per_kind;
+    if (k[ELIG_KIND_KK] != hh.ms_entries || k[ELIG_KIND_NIK] != nik.ms_entries ||
+        k[ELIG_KIND_KKS] != kks.ms_entries)
+        return fail(err, errlen, ELIG_ECORRUPT, "%s: the id index does not hold the ids of the tables", path);
     return 0;
+}
+
+/* The id index, in a map of our own: LMDB does not say where its map is,
+ * and the query path does not go through LMDB. Every chunk must lie inside
+ * the pages LMDB uses (check_size has made sure the file holds them). */
+static int load_index(elig_snap *s, MDB_txn *txn, const char *path, char *err, size_t errlen) {
+    MDB_envinfo info;
+    MDB_stat ms;
+    if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &ms) != 0)
+        return fail(err, errlen, ELIG_EIO, "%s: cannot read the LMDB header", path);
+    s->maplen = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+    void *p = mmap(NULL, s->maplen, PROT_READ, MAP_SHARED, s->fd, 0);
+    if (p == MAP_FAILED)
+        return fail(err, errlen, -errno, "%s: cannot map: %s", path, strerror(errno));
+    s->map = p;
+    char why[128];
+    int rc = elig_index_load_(&s->ix, txn, s->idx_db, s->map, s->maplen, why, sizeof why);
+    return rc == 0 ? 0 : fail(err, errlen, rc, "%s: %s", path, why);
 }
 
 static int open_dbis(elig_snap *s, MDB_txn *txn, const char *path, char *err, size_t errlen) {
@@ -141,34 +182,48 @@ static int open_dbis(elig_snap *s, MDB_txn *txn, const char *path, char *err, si
     return 0;
 }
 
+/* Schema 2's index table, opened once the schema version is known to be 2
+ * (a schema 1 file has none and gets the schema message instead). */
+static int open_index_dbi(elig_snap *s, MDB_txn *txn, const char *path, char *err, size_t errlen) {
+    int rc = mdb_dbi_open(txn, ELIG_DB_IDX, MDB_INTEGERKEY, &s->idx_db);
+    if (rc != 0)
+        return fail(err, errlen, ELIG_ECORRUPT, "%s: the id index is missing (%s)", path, mdb_strerror(rc));
+    return 0;
+}
+
 /* LMDB reads its meta pages with pread but everything else through the map:
  * a page past the end of a truncated file would be a SIGBUS at the first
- * lookup. The meta page says how many pages there are; the file must hold
- * them all. */
-static int check_size(MDB_env *env, const struct stat *st, const char *path, char *err, size_t errlen) {
+ * lookup. The meta page says how many pages there are; the bytes before
+ * the trailer must hold them all. */
+static int check_size(MDB_env *env, uint64_t have, const char *path, char *err, size_t errlen) {
     MDB_envinfo info;
     MDB_stat ms;
     if (mdb_env_info(env, &info) != 0 || mdb_env_stat(env, &ms) != 0)
         return fail(err, errlen, ELIG_EIO, "%s: cannot read the LMDB header", path);
     uint64_t need = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
-    if ((uint64_t)st->st_size < need)
+    if (have < need)
         return fail(err, errlen, ELIG_ECORRUPT, "%s: truncated: %llu bytes, the snapshot needs %llu", path,
-                    (unsigned long long)st->st_size, (unsigned long long)need);
+                    (unsigned long long)have, (unsigned long long)need);
     return 0;
 }
 
 int elig_snap_open(const char *path, elig_snap **out, char *err, size_t errlen) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return fail(err, errlen, errno == ENOENT ? ELIG_ENOENT : -errno, "%s: %s", path, strerror(errno));
     struct stat st;
-    if (stat(path, &st) != 0)
-        return fail(err, errlen, errno == ENOENT ? ELIG_ENOENT : ELIG_EIO, "%s: %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return fail(err, errlen, ELIG_EINVAL, "%s: not a regular file", path);
-    if (st.st_size == 0)
-        return fail(err, errlen, ELIG_ECORRUPT, "%s: empty file, not a snapshot", path);
-
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
+        int rc = !S_ISREG(st.st_mode) ? fail(err, errlen, ELIG_EINVAL, "%s: not a regular file", path)
+                                      : fail(err, errlen, ELIG_ECORRUPT, "%s: empty file, not a snapshot", path);
+        close(fd);
+        return rc;
+    }
     elig_snap *s = calloc(1, sizeof *s);
-    if (!s)
+    if (!s) {
+        close(fd);
         return fail(err, errlen, ELIG_ENOMEM, "%s: out of memory", path);
+    }
+    s->fd = fd;
     int rc = mdb_env_create(&s->env);
     if (rc == 0)
         rc = mdb_env_set_maxdbs(s->env, ELIG_DB_MAX);
@@ -179,7 +234,7 @@ int elig_snap_open(const char *path, elig_snap **out, char *err, size_t errlen) 
         rc = fail(err, errlen, ELIG_ECORRUPT, "%s: cannot open as LMDB: %s", path, mdb_strerror(rc));
         goto bad;
     }
-    if ((rc = check_size(s->env, &st, path, err, errlen)) != 0)
+    if ((rc = check_size(s->env, (uint64_t)st.st_size, path, err, errlen)) != 0)
         goto bad;
     MDB_txn *txn;
     if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0) {
@@ -187,6 +242,7 @@ int elig_snap_open(const char *path, elig_snap **out, char *err, size_t errlen) 
         goto bad;
     }
     if ((rc = open_dbis(s, txn, path, err, errlen)) != 0 || (rc = read_meta(s, txn, path, err, errlen)) != 0 ||
+        (rc = open_index_dbi(s, txn, path, err, errlen)) != 0 || (rc = load_index(s, txn, path, err, errlen)) != 0 ||
         (rc = check_counts(s, txn, path, err, errlen)) != 0) {
         mdb_txn_abort(txn);
         goto bad;
@@ -199,30 +255,31 @@ int elig_snap_open(const char *path, elig_snap **out, char *err, size_t errlen) 
     *out = s;
     return 0;
 bad:
-    mdb_env_close(s->env); /* safe on a NULL env: mdb_env_close checks */
-    free(s);
+    elig_snap_close(s);
     return rc;
 }
 
 void elig_snap_close(elig_snap *snap) {
     if (!snap)
         return;
-    mdb_env_close(snap->env);
+    mdb_env_close(snap->env); /* safe on a NULL env: mdb_env_close checks */
+    if (snap->fd >= 0)
+        close(snap->fd);
+    if (snap->map)
+        munmap((void *)snap->map, snap->maplen);
+    free(snap->ix.chunk);
     free(snap);
 }
 
 const elig_meta *elig_snap_meta(const elig_snap *snap) { return &snap->meta; }
 
+/* Warms the map the queries read (ours; LMDB's is only for metadata and
+ * ordered walks). */
 void elig_snap_warm(const elig_snap *snap) {
-    MDB_envinfo info;
-    MDB_stat st;
-    if (mdb_env_info(snap->env, &info) != 0 || mdb_env_stat(snap->env, &st) != 0 || !info.me_mapaddr)
-        return;
-    size_t len = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
-    const volatile unsigned char *p = info.me_mapaddr;
-    madvise(info.me_mapaddr, len, MADV_WILLNEED);
+    const volatile unsigned char *p = snap->map;
+    madvise((void *)snap->map, snap->maplen, MADV_WILLNEED);
     unsigned sum = 0;
-    for (size_t off = 0; off < len; off += st.ms_psize)
+    for (size_t off = 0; off < snap->maplen; off += 4096)
         sum += p[off];
     (void)sum;
 }
@@ -249,73 +306,54 @@ void elig_reader_close(elig_reader *r) {
 
 elig_snap *elig_reader_snap(const elig_reader *r) { return r->snap; }
 
-/* One integer-key lookup: 1 found, 0 absent, ELIG_EIO. */
-static int get_u64(const elig_reader *r, MDB_dbi dbi, uint64_t key, MDB_val *val) {
-    MDB_val k = {sizeof key, &key};
-    int rc = mdb_get(r->txn, dbi, &k, val);
-    return rc == 0 ? 1 : rc == MDB_NOTFOUND ? 0 : ELIG_EIO;
+/* Ids are 16 digits, below 2^54: anything larger names nothing (and must
+ * not reach the index, whose keys keep the kind above bit 54). */
+#define ID_LIMIT (UINT64_C(1) << ELIG_IDX_KIND_SHIFT)
+
+void elig_prefetch(const elig_reader *r, elig_kind kind, uint64_t id) {
+    const elig_index *ix = &r->snap->ix;
+    if ((unsigned)kind >= ELIG_KIND_COUNT || id >= ID_LIMIT)
+        return;
+    __builtin_prefetch(elig_idx_bucket(ix, elig_idx_home(elig_idx_key(kind, id), ix->seed, ix->nbuckets)));
 }
 
-int elig_resolve_(elig_reader *r, elig_kind kind, uint64_t id, uint64_t *kk, int *member_status) {
-    MDB_val v;
-    int rc;
-    *member_status = ELIG_MEMBER_ALIVE;
-    switch (kind) {
-    case ELIG_KIND_KK:
-        *kk = id;
-        return 1;
-    case ELIG_KIND_NIK:
-        if ((rc = get_u64(r, r->snap->nik_db, id, &v)) != 1)
-            return rc;
-        if (v.mv_size != ELIG_REC_MEMBER)
-            return ELIG_ECORRUPT;
-        *kk = elig_rd64(v.mv_data);
-        *member_status = ((const unsigned char *)v.mv_data)[8];
-        return 1;
-    case ELIG_KIND_KKS:
-        if ((rc = get_u64(r, r->snap->kks_db, id, &v)) != 1)
-            return rc;
-        if (v.mv_size != 8)
-            return ELIG_ECORRUPT;
-        *kk = elig_rd64(v.mv_data);
-        return 1;
-    default:
+/* The index gives a file offset and a length; the value there must lie
+ * inside the map, be a well-formed household record, and belong to the id
+ * asked for (its kk, or its card). Anything else is damage. */
+int elig_find_(elig_reader *r, elig_kind kind, uint64_t id, elig_household *h, int *member_status) {
+    const elig_snap *s = r->snap;
+    uint64_t t;
+    if ((unsigned)kind >= ELIG_KIND_COUNT)
         return ELIG_EINVAL;
-    }
-}
-
-int elig_household_load_(elig_reader *r, uint64_t kk, elig_household *h) {
-    MDB_val v;
-    int rc = get_u64(r, r->snap->hh_db, kk, &v);
-    if (rc != 1)
-        return rc;
-    const unsigned char *p = v.mv_data;
-    if (elig_rec_hh_check(p, v.mv_size) != 0)
+    if (id >= ID_LIMIT || !elig_idx_find(&s->ix, elig_idx_key(kind, id), &t))
+        return 0;
+    uint64_t off = t & ELIG_IDX_OFF_MAX, len = (t >> ELIG_IDX_OFF_BITS) & ELIG_IDX_LEN_MAX;
+    if (off > s->maplen || len > s->maplen - off)
+        return ELIG_ECORRUPT;
+    const unsigned char *p = s->map + off;
+    if (elig_rec_hh_check(p, len) != 0)
         return ELIG_ECORRUPT;
     elig_rec_hh rec;
     elig_rec_hh_get(p, &rec);
-    h->kk = kk;
+    bool has_kks = (rec.flags & ELIG_REC_HAS_KKS) != 0;
+    if ((kind == ELIG_KIND_KK && rec.kk != id) || (kind == ELIG_KIND_KKS && (!has_kks || rec.kks != id)))
+        return ELIG_ECORRUPT;
+    *member_status = kind == ELIG_KIND_NIK && (t & ELIG_IDX_DECEASED) ? ELIG_MEMBER_DECEASED : ELIG_MEMBER_ALIVE;
+    h->kk = rec.kk;
     h->region = rec.region;
     h->status = (elig_hh_status)rec.status;
-    h->has_kks = (rec.flags & ELIG_REC_HAS_KKS) != 0;
+    h->has_kks = has_kks;
     h->kks = rec.kks;
     h->members = rec.members;
     h->n_enrollments = rec.n_enrollments;
     h->enr_ = p + ELIG_REC_HH_HEAD;
-    h->enr_len_ = v.mv_size - ELIG_REC_HH_HEAD;
+    h->enr_len_ = len - ELIG_REC_HH_HEAD;
     return 1;
 }
 
 int elig_household_get(elig_reader *r, elig_kind kind, uint64_t id, elig_household *h) {
-    uint64_t kk;
     int member_status;
-    int rc = elig_resolve_(r, kind, id, &kk, &member_status);
-    if (rc != 1)
-        return rc;
-    rc = elig_household_load_(r, kk, h);
-    /* A member or card whose family is missing means a damaged snapshot:
-     * the builder never writes one. */
-    return rc == 0 && kind != ELIG_KIND_KK ? ELIG_ECORRUPT : rc;
+    return elig_find_(r, kind, id, h, &member_status);
 }
 
 bool elig_household_next(const elig_household *h, size_t *pos, elig_enrollment *e) {
@@ -324,3 +362,4 @@ bool elig_household_next(const elig_household *h, size_t *pos, elig_enrollment *
     *pos += elig_rec_enr_get(h->enr_ + *pos, e);
     return true;
 }
+

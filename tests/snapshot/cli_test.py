@@ -102,7 +102,7 @@ class Cli(unittest.TestCase):
         meta = self.info()
         self.assertEqual(meta["snapshot_id"], "snap-1")
         self.assertEqual(meta["households"], "2")
-        self.assertEqual(meta["schema_version"], "1")
+        self.assertEqual(meta["schema_version"], "2")
         with open(self.out + ".rejects.csv") as f:
             self.assertEqual(f.read(), "file,line,reason,raw\n")
         v = run("verify", self.out)

@@ -684,7 +684,7 @@ static void metadata(void **state) {
     assert_int_equal(build3(t, HH_HEADER KE R ",\n", mem, enr, 0.0, "t-1.2:3_x"), SNAP_BUILD_OK);
     opened o = open_snap(t->out);
     const elig_meta *m = elig_snap_meta(o.snap);
-    assert_int_equal(m->schema_version, 1);
+    assert_int_equal(m->schema_version, 2);
     assert_string_equal(m->id, "t-1.2:3_x");
     assert_string_equal(m->created, "2026-11-27T23:40:00Z");
     assert_int_equal(m->households, 1);
@@ -776,6 +776,65 @@ static void output_over_input_refused(void **state) {
     free(enr);
 }
 
+/* ---- the id index ------------------------------------------------------------ */
+
+/* Enough families that the index's buckets overflow into their neighbours:
+ * every id resolves to its own family through the index, by every kind,
+ * and ids of another kind or of nobody resolve to nothing. */
+static void every_id_resolves_through_the_index(void **state) {
+    tcase *t = *state;
+    enum { NF = 4000 };
+    size_t cap = (size_t)NF * 200;
+    char *hh = malloc(cap), *mem = malloc(cap);
+    size_t hn = (size_t)snprintf(hh, cap, HH_HEADER), mn = (size_t)snprintf(mem, cap, MEM_HEADER);
+    for (int i = 0; i < NF; i++) {
+        uint64_t kk = UINT64_C(3201010000000000) + (uint64_t)i * 7919 + 1;
+        if (i % 3)
+            hn += (size_t)snprintf(hh + hn, cap - hn, "%llu,3201010001,active,%llu,\n", (unsigned long long)kk,
+                                   (unsigned long long)(UINT64_C(6000000000000000) + (uint64_t)i * 13));
+        else
+            hn += (size_t)snprintf(hh + hn, cap - hn, "%llu,3201010001,active,,\n", (unsigned long long)kk);
+        for (int j = 0; j < 3; j++) {
+            int n = i * 3 + j;
+            mn += (size_t)snprintf(mem + mn, cap - mn, "3201011501%02d%04d,%llu,%s,\n", n / 9000, n % 9000 + 1000,
+                                   (unsigned long long)kk, j == 2 ? "deceased" : "alive");
+        }
+    }
+    assert_int_equal(build3(t, hh, mem, NULL, 0.0, "many"), SNAP_BUILD_OK);
+    free(hh);
+    free(mem);
+    opened o = open_snap(t->out);
+    elig_household h;
+    for (int i = 0; i < NF; i++) {
+        uint64_t kk = UINT64_C(3201010000000000) + (uint64_t)i * 7919 + 1;
+        assert_int_equal(elig_household_get(o.r, ELIG_KIND_KK, kk, &h), 1);
+        assert_int_equal(h.kk, kk);
+        assert_int_equal(h.members, 3);
+        assert_int_equal(elig_household_get(o.r, ELIG_KIND_NIK, kk, &h), 0);
+        assert_int_equal(elig_household_get(o.r, ELIG_KIND_KK, kk + 1, &h), 0);
+        uint64_t kks = UINT64_C(6000000000000000) + (uint64_t)i * 13;
+        assert_int_equal(elig_household_get(o.r, ELIG_KIND_KKS, kks, &h), i % 3 ? 1 : 0);
+        if (i % 3)
+            assert_int_equal(h.kk, kk);
+        for (int j = 0; j < 3; j++) {
+            int n = i * 3 + j;
+            char nik[17];
+            snprintf(nik, sizeof nik, "3201011501%02d%04d", n / 9000, n % 9000 + 1000);
+            elig_query q;
+            elig_answer a;
+            assert_int_equal(elig_query_parse(&q, "nik", 3, nik, 16, "PKH", 3, "2024-01", 7), ELIG_QUERY_OK);
+            assert_int_equal(elig_check(o.r, &q, &a), 0);
+            assert_true(a.found);
+            assert_int_equal(a.kk, kk);
+            assert_int_equal(a.reason, j == 2 ? ELIG_REASON_MEMBER_DECEASED : ELIG_REASON_NOT_ENROLLED);
+            assert_int_equal(elig_household_get(o.r, ELIG_KIND_KK, id16(nik), &h), 0);
+        }
+    }
+    /* ids beyond 16 digits name nothing (and do not alias another kind) */
+    assert_int_equal(elig_household_get(o.r, ELIG_KIND_KK, UINT64_C(3201010000000001) | UINT64_C(1) << 54, &h), 0);
+    close_snap(&o);
+}
+
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, tcase_setup, tcase_teardown)
     const struct CMUnitTest tests[] = {
@@ -797,6 +856,7 @@ int main(void) {
         T(failed_publish_leaves_no_temp_file),
         T(default_rejects_path),
         T(output_over_input_refused),
+        T(every_id_resolves_through_the_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

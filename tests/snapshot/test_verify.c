@@ -16,6 +16,7 @@
 
 #include "elig.h"
 #include "helpers.h"
+#include "index.h"
 #include "record.h"
 #include "verify.h"
 
@@ -90,7 +91,7 @@ static size_t get_u64(MDB_txn *txn, MDB_dbi dbi, uint64_t k, unsigned char *buf,
 
 static void enrollments_count(MDB_txn *txn, MDB_dbi dbi) { put_str(txn, dbi, ELIG_META_ENROLLMENTS, "4"); }
 static void households_count(MDB_txn *txn, MDB_dbi dbi) { put_str(txn, dbi, ELIG_META_HOUSEHOLDS, "3"); }
-static void schema(MDB_txn *txn, MDB_dbi dbi) { put_str(txn, dbi, ELIG_META_SCHEMA, "2"); }
+static void schema(MDB_txn *txn, MDB_dbi dbi) { put_str(txn, dbi, ELIG_META_SCHEMA, "3"); }
 static void bad_sha(MDB_txn *txn, MDB_dbi dbi) { put_str(txn, dbi, ELIG_META_SHA_MEMBERS, "abc"); }
 static void bad_created(MDB_txn *txn, MDB_dbi dbi) { put_str(txn, dbi, ELIG_META_CREATED, "yesterday"); }
 static void no_id(MDB_txn *txn, MDB_dbi dbi) {
@@ -138,7 +139,7 @@ static void truncated_household(MDB_txn *txn, MDB_dbi dbi) {
 static void bad_household_status(MDB_txn *txn, MDB_dbi dbi) {
     unsigned char v[512];
     size_t n = get_u64(txn, dbi, id16(KF), v, sizeof v);
-    v[24] = ELIG_HH_STATUS_COUNT;
+    v[32] = ELIG_HH_STATUS_COUNT; /* the status byte (record.h) */
     put_u64(txn, dbi, id16(KF), v, n);
 }
 
@@ -175,6 +176,96 @@ static void extra_card(MDB_txn *txn, MDB_dbi dbi) {
     put_u64(txn, dbi, id16("6000000000000002"), &kk, 8);
 }
 
+/* ---- the id index, damaged in the file's bytes ---------------------------- */
+
+/* The file offset of the slot holding (kind, id), found by scanning the
+ * index's one chunk as lib/index.h lays it out. */
+static long slot_offset(const char *path, const unsigned char *data, elig_kind kind, const char *id) {
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, ELIG_DB_MAX), 0);
+    assert_int_equal(mdb_env_open(env, path, MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK, 0444), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, ELIG_DB_IDX, MDB_INTEGERKEY, &dbi), 0);
+    uint64_t k0 = 0, chunk;
+    MDB_val k = {8, &k0}, v;
+    assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+    elig_idx_head h;
+    elig_idx_head_get(v.mv_data, &h);
+    assert_int_equal(h.nchunks, 1);
+    memcpy(&chunk, (const unsigned char *)v.mv_data + ELIG_IDX_HEAD, 8);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    uint64_t want = elig_idx_key(kind, id16(id));
+    for (uint64_t s = 0; s < h.nbuckets * ELIG_IDX_SLOTS; s++) {
+        long off = (long)(chunk + h.pad + 16 * s);
+        if ((elig_rd64(data + off) & ~ELIG_IDX_FLAG) == want)
+            return off;
+    }
+    fail_msg("no slot for %s", id);
+    return -1;
+}
+
+typedef enum { SLOT_TARGET_OFF, SLOT_KEY_GONE, SLOT_DECEASED, SLOT_EXTRA } slot_damage;
+
+/* A copy of the good snapshot with one index slot changed. */
+static const char *damage_slot(tcase *t, elig_kind kind, const char *id, slot_damage how) {
+    size_t len;
+    unsigned char *data = (unsigned char *)slurp(t->out, &len);
+    assert_non_null(data);
+    long off = slot_offset(t->out, data, kind, id);
+    uint64_t key = elig_rd64(data + off), target = elig_rd64(data + off + 8);
+    switch (how) {
+    case SLOT_TARGET_OFF:
+        elig_wr64(data + off + 8, target + 1);
+        break;
+    case SLOT_KEY_GONE:
+        elig_wr64(data + off, key & ELIG_IDX_FLAG);
+        break;
+    case SLOT_DECEASED:
+        elig_wr64(data + off + 8, target ^ ELIG_IDX_DECEASED);
+        break;
+    case SLOT_EXTRA: /* an empty slot of the same chunk gets a key */
+        for (long s = off - 16 * 64; s < off + 16 * 64; s += 16)
+            if (s > 0 && (size_t)s + 16 <= len && elig_rd64(data + s) == 0 && elig_rd64(data + s + 8) == 0 &&
+                (s - off) % 64 != 0) {
+                elig_wr64(data + s, elig_idx_key(ELIG_KIND_NIK, id16("3201011501909999")));
+                break;
+            }
+        break;
+    }
+    const char *p = write_file(t, "damaged.mdb", (const char *)data, (long)len);
+    free(data);
+    return p;
+}
+
+static void index_damage_is_found(void **state) {
+    tcase *t = *state;
+    static const struct {
+        elig_kind kind;
+        const char *id;
+        slot_damage how;
+        const char *want;
+    } cases[] = {
+        {ELIG_KIND_KK, KE, SLOT_TARGET_OFF, "index: kk " KE " points at the wrong record"},
+        {ELIG_KIND_KKS, "6000000000000001", SLOT_TARGET_OFF, "index: kks 6000000000000001 points at the wrong record"},
+        {ELIG_KIND_KK, KF, SLOT_KEY_GONE, "index: kk " KF " is missing"},
+        {ELIG_KIND_NIK, "3201011501900003", SLOT_KEY_GONE, "index: nik 3201011501900003 is missing"},
+        {ELIG_KIND_NIK, "3201015501900002", SLOT_DECEASED, "index: nik 3201015501900002 points at the wrong"},
+        {ELIG_KIND_NIK, "3201011501900001", SLOT_EXTRA, "slots in use, the header says"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *path = damage_slot(t, cases[i].kind, cases[i].id, cases[i].how);
+        char ok[512], err[1024] = "";
+        if (snap_verify(path, ok, sizeof ok, err, sizeof err) == 0)
+            fail_msg("case %zu (%s): verify passed", i, cases[i].want);
+        if (!strstr(err, cases[i].want))
+            fail_msg("case %zu: got '%s', want '%s'", i, err, cases[i].want);
+    }
+}
+
 static void good_snapshot_verifies(void **state) {
     tcase *t = *state;
     char ok[512], err[1024];
@@ -192,7 +283,7 @@ static void damage_is_found(void **state) {
     } cases[] = {
         {ELIG_DB_META, 0, enrollments_count, "metadata counts"},
         {ELIG_DB_META, 0, households_count, "do not match"},
-        {ELIG_DB_META, 0, schema, "unknown snapshot schema version 2"},
+        {ELIG_DB_META, 0, schema, "unknown snapshot schema version 3"},
         {ELIG_DB_META, 0, bad_sha, "metadata key sha256_members is malformed"},
         {ELIG_DB_META, 0, bad_created, "creation time 'yesterday'"},
         {ELIG_DB_META, 0, no_id, "snapshot id"},
@@ -204,9 +295,10 @@ static void damage_is_found(void **state) {
         {ELIG_DB_HH, MDB_INTEGERKEY, bad_household_status, "household " KF ": malformed record"},
         {ELIG_DB_HH, MDB_INTEGERKEY, overlapping, "household " KE ": overlapping PKH enrollments"},
         {ELIG_DB_HH, MDB_INTEGERKEY, bad_program, "household " KF ": enrollment with a malformed programme name"},
-        {ELIG_DB_KKS, MDB_INTEGERKEY, card_dropped, "1 households hold a kks card but the kks table has 0"},
+        /* a card more or fewer: the index no longer holds the table's ids */
+        {ELIG_DB_KKS, MDB_INTEGERKEY, card_dropped, "the id index does not hold the ids of the tables"},
         {ELIG_DB_KKS, MDB_INTEGERKEY, card_to_other_family, "does not match that household's card"},
-        {ELIG_DB_KKS, MDB_INTEGERKEY, extra_card, "kks 6000000000000002 -> household " KF},
+        {ELIG_DB_KKS, MDB_INTEGERKEY, extra_card, "the id index does not hold the ids of the tables"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *path = copy_snapshot(t);
@@ -238,9 +330,9 @@ static void info_prints_metadata(void **state) {
     assert_int_equal(snap_info(t->out, f, err, sizeof err), 0);
     fclose(f);
     assert_memory_equal(buf,
-                        "schema_version: 1\nsnapshot_id: good\ncreated: 2026-11-27T23:40:00Z\nhouseholds: 2\n"
+                        "schema_version: 2\nsnapshot_id: good\ncreated: 2026-11-27T23:40:00Z\nhouseholds: 2\n"
                         "members: 3\nenrollments: 3\nsha256_households: ",
-                        strlen("schema_version: 1\nsnapshot_id: good\ncreated: 2026-11-27T23:40:00Z\n"
+                        strlen("schema_version: 2\nsnapshot_id: good\ncreated: 2026-11-27T23:40:00Z\n"
                                "households: 2\nmembers: 3\nenrollments: 3\nsha256_households: "));
     assert_non_null(strstr(buf, "\nsha256_members: "));
     assert_non_null(strstr(buf, "\nsha256_enrollments: "));
@@ -252,6 +344,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         T(good_snapshot_verifies),
         T(damage_is_found),
+        T(index_damage_is_found),
         T(not_a_snapshot),
         T(info_prints_metadata),
     };

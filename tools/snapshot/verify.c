@@ -3,16 +3,22 @@
  * plain LMDB cursors. The cross checks are merges of sorted arrays, so a
  * national snapshot costs a few sequential passes and ~24 bytes per
  * household and 8 per member. */
+#include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "build.h"
 #include "elig.h"
+#include "index.h"
 #include "radix.h"
 #include "record.h"
 #include "verify.h"
@@ -43,7 +49,11 @@ int snap_info(const char *path, FILE *out, char *err, size_t errlen) {
 typedef struct {
     MDB_env *env;
     MDB_txn *txn;
-    MDB_dbi meta, hh, nik, kks;
+    MDB_dbi meta, hh, nik, kks, idx;
+    unsigned psize;
+    const unsigned char *map; /* our own map of the file, for the index */
+    uint64_t maplen;
+    elig_index ix;
     const char *path;
     char *err;
     size_t errlen;
@@ -111,6 +121,19 @@ static int check_overlaps(vctx *v, uint64_t kk, elig_enrollment *e, size_t n) {
     return 0;
 }
 
+/* The index entry of (kind, id) must be there and name exactly the value
+ * LMDB holds at p (len bytes). */
+static int check_entry(vctx *v, elig_kind kind, uint64_t id, const void *p, size_t len) {
+    uint64_t t, off = elig_idx_value_offset(p, v->psize);
+    char s[17];
+    elig_format_id16(id, s);
+    if (!elig_idx_find(&v->ix, elig_idx_key(kind, id), &t))
+        return bad(v, "index: %s %s is missing", elig_kind_name(kind), s);
+    if ((t & ~ELIG_IDX_DECEASED) != elig_idx_target(off, len, false) || (t & ELIG_IDX_DECEASED))
+        return bad(v, "index: %s %s points at the wrong record", elig_kind_name(kind), s);
+    return 0;
+}
+
 static int check_household(vctx *v, uint64_t kk, const unsigned char *p, size_t len) {
     char id[17];
     elig_format_id16(kk, id);
@@ -120,6 +143,8 @@ static int check_household(vctx *v, uint64_t kk, const unsigned char *p, size_t 
         return bad(v, "household %s: malformed record", id);
     elig_rec_hh h;
     elig_rec_hh_get(p, &h);
+    if (h.kk != kk)
+        return bad(v, "household %s: record holds another kk", id);
     if (h.region < UINT64_C(1100000000) || h.region > UINT64_C(9999999999))
         return bad(v, "household %s: region %llu is not a valid kode wilayah", id, (unsigned long long)h.region);
     if (h.flags & ~ELIG_REC_HAS_KKS)
@@ -195,6 +220,46 @@ static int each_member(vctx *v, const MDB_val *k, const MDB_val *d) {
     if (p[8] != ELIG_MEMBER_ALIVE && p[8] != ELIG_MEMBER_DECEASED)
         return bad(v, "member %s: unknown status %d", id, p[8]);
     v->mem_kk[v->n_mem++] = elig_rd64(p);
+    return 0;
+}
+
+/* ---- the id index, once the tables are known to be sound ----------------- */
+
+static int index_household(vctx *v, const MDB_val *k, const MDB_val *d) {
+    elig_rec_hh h;
+    elig_rec_hh_get(d->mv_data, &h); /* checked well-formed by the first walk */
+    if (check_entry(v, ELIG_KIND_KK, elig_rd64(k->mv_data), d->mv_data, d->mv_size) != 0)
+        return -1;
+    return (h.flags & ELIG_REC_HAS_KKS) ? check_entry(v, ELIG_KIND_KKS, h.kks, d->mv_data, d->mv_size) : 0;
+}
+
+/* A member's entry: its family's target (checked against the hh table by
+ * index_household) plus its own deceased bit. */
+static int index_member(vctx *v, const MDB_val *k, const MDB_val *d) {
+    const unsigned char *p = d->mv_data;
+    uint64_t t, fam, nik = elig_rd64(k->mv_data), kk = elig_rd64(p);
+    char id[17];
+    elig_format_id16(nik, id);
+    if (!elig_idx_find(&v->ix, elig_idx_key(ELIG_KIND_NIK, nik), &t))
+        return bad(v, "index: nik %s is missing", id);
+    if (!elig_idx_find(&v->ix, elig_idx_key(ELIG_KIND_KK, kk), &fam) || (t & ~ELIG_IDX_DECEASED) != fam ||
+        ((t & ELIG_IDX_DECEASED) != 0) != (p[8] == ELIG_MEMBER_DECEASED))
+        return bad(v, "index: nik %s points at the wrong record or status", id);
+    return 0;
+}
+
+/* Every occupied slot is one of the ids checked above: the count of
+ * occupied slots must be the tables' total. */
+static int check_index_count(vctx *v) {
+    uint64_t used = 0;
+    for (uint64_t b = 0; b < v->ix.nbuckets; b++) {
+        const unsigned char *p = elig_idx_bucket(&v->ix, b);
+        for (int s = 0; s < ELIG_IDX_SLOTS; s++)
+            used += (elig_idx_rd(p + 16 * s) & ~ELIG_IDX_FLAG) != 0;
+    }
+    if (used != v->ix.entries)
+        return bad(v, "index: %llu slots in use, the header says %llu", (unsigned long long)used,
+                   (unsigned long long)v->ix.entries);
     return 0;
 }
 
@@ -291,6 +356,25 @@ static int check_meta(vctx *v) {
     return 0;
 }
 
+/* The index, read from a map of our own (see lib/snap.c). */
+static int open_index(vctx *v) {
+    MDB_envinfo info;
+    MDB_stat ms;
+    int fd;
+    if (mdb_env_info(v->env, &info) != 0 || mdb_env_stat(v->env, &ms) != 0 || mdb_env_get_fd(v->env, &fd) != 0)
+        return bad(v, "cannot read the LMDB header");
+    v->psize = ms.ms_psize;
+    v->maplen = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+    void *p = mmap(NULL, v->maplen, PROT_READ, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED)
+        return bad(v, "cannot map: %s", strerror(errno));
+    v->map = p;
+    char why[128];
+    if (elig_index_load_(&v->ix, v->txn, v->idx, v->map, v->maplen, why, sizeof why) != 0)
+        return bad(v, "%s", why);
+    return 0;
+}
+
 static int open_tables(vctx *v) {
     int rc = mdb_env_create(&v->env);
     if (rc == 0)
@@ -304,9 +388,10 @@ static int open_tables(vctx *v) {
     if ((rc = mdb_dbi_open(v->txn, ELIG_DB_META, 0, &v->meta)) != 0 ||
         (rc = mdb_dbi_open(v->txn, ELIG_DB_HH, MDB_INTEGERKEY, &v->hh)) != 0 ||
         (rc = mdb_dbi_open(v->txn, ELIG_DB_NIK, MDB_INTEGERKEY, &v->nik)) != 0 ||
-        (rc = mdb_dbi_open(v->txn, ELIG_DB_KKS, MDB_INTEGERKEY, &v->kks)) != 0)
+        (rc = mdb_dbi_open(v->txn, ELIG_DB_KKS, MDB_INTEGERKEY, &v->kks)) != 0 ||
+        (rc = mdb_dbi_open(v->txn, ELIG_DB_IDX, MDB_INTEGERKEY, &v->idx)) != 0)
         return bad(v, "missing or mistyped table: %s", mdb_strerror(rc));
-    return 0;
+    return open_index(v);
 }
 
 static int verify_tables(vctx *v, char *ok, size_t oklen) {
@@ -323,7 +408,8 @@ static int verify_tables(vctx *v, char *ok, size_t oklen) {
         return bad(v, "out of memory");
     if (walk(v, v->hh, ELIG_DB_HH, hh.ms_entries, each_household) != 0 ||
         walk(v, v->nik, ELIG_DB_NIK, nik.ms_entries, each_member) != 0 || check_member_counts(v) != 0 ||
-        check_cards(v, kks.ms_entries) != 0)
+        check_cards(v, kks.ms_entries) != 0 || walk(v, v->hh, ELIG_DB_HH, hh.ms_entries, index_household) != 0 ||
+        walk(v, v->nik, ELIG_DB_NIK, nik.ms_entries, index_member) != 0 || check_index_count(v) != 0)
         return -1;
     const elig_meta *m = &v->meta_v;
     if (v->n_hh != m->households || v->n_mem != m->members || v->n_enr != m->enrollments)
@@ -346,6 +432,9 @@ int snap_verify(const char *path, char *ok, size_t oklen, char *err, size_t errl
     if (v.txn)
         mdb_txn_abort(v.txn);
     mdb_env_close(v.env);
+    if (v.map)
+        munmap((void *)v.map, v.maplen);
+    free(v.ix.chunk);
     free(v.hh_kk);
     free(v.hh_members);
     free(v.cards);

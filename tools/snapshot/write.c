@@ -36,7 +36,7 @@ typedef struct {
 
 /* LMDB reports a short write (a full disk, a file size limit) as EIO:
  * name the likely cause so the operator knows what to fix. */
-static const char *why(const char *path, int rc) {
+const char *snap_lmdb_why(const char *path, int rc) {
     if (rc == MDB_MAP_FULL)
         return "snapshot larger than its map size (internal estimate too small)";
     if (rc == EIO || rc == ENOSPC || rc == EFBIG) {
@@ -53,7 +53,7 @@ static const char *why(const char *path, int rc) {
 }
 
 static int fail(writer *w, const char *what, int rc) {
-    snprintf(w->err, w->errlen, "%s: %s: %s", w->path, what, why(w->path, rc));
+    snprintf(w->err, w->errlen, "%s: %s: %s", w->path, what, snap_lmdb_why(w->path, rc));
     return -1;
 }
 
@@ -116,6 +116,7 @@ static size_t household_value(const snap_builder *b, const hh_row *h, size_t *ei
     }
     *ei = i;
     elig_rec_hh rec = {
+        .kk = h->kk,
         .region = h->region,
         .kks = h->has_kks ? h->kks : 0,
         .members = h->members,
@@ -248,7 +249,22 @@ int snap_write_lmdb(snap_builder *b, const char *path, const snap_meta_out *m, c
         return -1;
     }
     int fd = -1;
-    rc = write_households(&w, b) || write_members(&w, b) || write_cards(&w, b) || write_meta(&w, m);
+    rc = write_households(&w, b) || write_members(&w, b) || write_cards(&w, b);
+    /* From here on only the members are needed (by the index): give the
+     * other rows back, gigabytes in a national build. */
+    VEC_RELEASE(b->hh);
+    VEC_RELEASE(b->enr);
+    VEC_RELEASE(b->kks);
+    if (rc == 0) {
+        double t = snap_now();
+        snap_index_stats st;
+        rc = snap_write_index(b, w.env, path, &st, err, errlen);
+        if (getenv("ELIG_SNAPSHOT_TIMING"))
+            fprintf(stderr, "elig-snapshot: (index: %llu ids in %llu buckets, longest probe %u, %.2f s)\n",
+                    (unsigned long long)st.entries, (unsigned long long)st.nbuckets, st.max_probe,
+                    snap_now() - t);
+    }
+    rc = rc || write_meta(&w, m);
     if (getenv("ELIG_SNAPSHOT_TIMING"))
         fprintf(stderr, "elig-snapshot: (tables written, syncing)\n");
     if (rc == 0 && (rc = mdb_env_sync(w.env, 1)) != 0)
