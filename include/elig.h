@@ -133,15 +133,40 @@ typedef struct {
     char created[32]; /* RFC 3339, UTC, e.g. 2026-11-27T23:40:00Z */
     uint64_t households, members, enrollments;
     char sha256_households[65], sha256_members[65], sha256_enrollments[65];
+    char content_sha256[65]; /* digest of the rows (docs/SNAPSHOT.md), lower-case hex */
 } elig_meta;
 
 typedef struct elig_snap elig_snap;
 
-/* Opens the snapshot file at path read-only and checks its schema version
- * and metadata. Cost does not grow with snapshot size: nothing is read but
- * the metadata. On failure returns a negative code and, if err is not NULL,
- * writes a one-line reason (naming the path) into err[errlen]. */
+/* Opens the snapshot file at path read-only and checks its checksum
+ * trailer's presence and the file's length (a truncated or extended file is
+ * ELIG_ECORRUPT), its schema version (ELIG_ESCHEMA) and metadata. Cost does
+ * not grow with snapshot size: nothing is read but the file's last bytes,
+ * the metadata and the index header. On failure returns a negative code
+ * and, if err is not NULL, writes a one-line reason (naming the path) into
+ * err[errlen]. The same as elig_snap_open_ex(path, 0, ...). */
 int elig_snap_open(const char *path, elig_snap **out, char *err, size_t errlen);
+
+/* Flags of elig_snap_open_ex. */
+#define ELIG_SNAP_VERIFY 0x1u  /* check the SHA-256 of the whole file against its trailer before LMDB reads \
+                                  any page: ELIG_ECHECKSUM on a mismatch. Reads the whole file. */
+
+/* elig_snap_open with flags (ELIG_SNAP_*). */
+int elig_snap_open_ex(const char *path, unsigned flags, elig_snap **out, char *err, size_t errlen);
+
+/* Checks the file at path against its checksum trailer: SHA-256 of every
+ * byte it covers (reads the whole file; needs no elig_snap). 0,
+ * ELIG_ECHECKSUM (damaged), ELIG_ECORRUPT (no trailer, a damaged one, or a
+ * length that does not match) or a negated errno, with a one-line reason
+ * naming path in err. */
+int elig_snap_check_file(const char *path, char *err, size_t errlen);
+
+/* Recomputes the content hash of snap from its tables (a walk of every
+ * household and member: seconds per ten million rows) into out as 64 hex
+ * digits and a NUL. Compare with elig_snap_meta(snap)->content_sha256 to
+ * find tables that no longer match their metadata. 0 or a negative code
+ * (ELIG_ECORRUPT for a malformed record). Any thread; no reader needed. */
+int elig_snap_content_sha256(const elig_snap *snap, char out[65]);
 /* Closes the snapshot. All its readers must be closed first. */
 void elig_snap_close(elig_snap *snap);
 /* Metadata; valid while snap is open. */

@@ -54,6 +54,7 @@
 #define ELIG_META_SHA_HOUSEHOLDS "sha256_households"
 #define ELIG_META_SHA_MEMBERS "sha256_members"
 #define ELIG_META_SHA_ENROLLMENTS "sha256_enrollments"
+#define ELIG_META_CONTENT "content_sha256"
 
 #define ELIG_REC_HAS_KKS 0x01
 

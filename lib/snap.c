@@ -21,12 +21,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "content.h"
 #include "index.h"
 #include "internal.h"
 #include "record.h"
+#include "trailer.h"
 
 struct elig_snap {
-    int fd;                   /* the file, held open for our map */
+    int fd;                   /* the file (or its private copy), held open */
+    elig_trailer trailer;
     MDB_env *env;
     MDB_dbi meta_db, hh_db, nik_db, kks_db, idx_db;
     elig_meta meta;
@@ -99,7 +102,8 @@ static bool meta_field(elig_meta *m, const MDB_val *k, const MDB_val *v) {
         return copy_str(m->sha256_members, sizeof m->sha256_members, v);
     if (KEY_IS(ELIG_META_SHA_ENROLLMENTS))
         return copy_str(m->sha256_enrollments, sizeof m->sha256_enrollments, v);
-
+    if (KEY_IS(ELIG_META_CONTENT))
+        return v->mv_size == 64 && copy_str(m->content_sha256, sizeof m->content_sha256, v);
 #undef KEY_IS
     return true;
 }
@@ -129,8 +133,9 @@ static int read_meta(elig_snap *s, MDB_txn *txn, const char *path, char *err, si
     if (s->meta.schema_version != ELIG_SCHEMA_VERSION)
         return fail(err, errlen, ELIG_ESCHEMA, "%s: unknown snapshot schema version %u (this build reads %d)",
                     path, s->meta.schema_version, ELIG_SCHEMA_VERSION);
-    if (s->meta.id[0] == '\0' || s->meta.created[0] == '\0')
-        return fail(err, errlen, ELIG_ECORRUPT, "%s: metadata lacks the snapshot id or creation time", path);
+    if (s->meta.id[0] == '\0' || s->meta.created[0] == '\0' || s->meta.content_sha256[0] == '\0')
+        return fail(err, errlen, ELIG_ECORRUPT,
+                    "%s: metadata lacks the snapshot id, creation time or content hash", path);
     return 0;
 }
 
@@ -207,7 +212,42 @@ static int check_size(MDB_env *env, uint64_t have, const char *path, char *err, 
     return 0;
 }
 
+/* A full check of the file before LMDB reads any page of it: SHA-256 of
+ * every byte the trailer covers. */
+static int check_sum(int fd, const elig_trailer *t, const char *path, char *err, size_t errlen) {
+    unsigned char sha[32];
+    int rc = elig_sha256_fd(fd, t->covered, sha);
+    if (rc != 0)
+        return fail(err, errlen, rc, "%s: cannot read: %s", path, elig_strerror(rc));
+    if (memcmp(sha, t->sha, 32) != 0)
+        return fail(err, errlen, ELIG_ECHECKSUM,
+                    "%s: checksum mismatch: the file is damaged (SHA-256 of its %llu bytes differs from its "
+                    "trailer's)",
+                    path, (unsigned long long)t->covered);
+    return 0;
+}
+
+/* LMDB opens the file we hold open, through /proc, so that it reads the
+ * very file we checked even if the path is renamed over meanwhile. */
+static int open_lmdb(elig_snap *s, const char *path) {
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", s->fd);
+    int rc = mdb_env_create(&s->env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(s->env, ELIG_DB_MAX);
+    if (rc == 0)
+        rc = mdb_env_open(s->env, access(proc, R_OK) == 0 ? proc : path,
+                          MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK | MDB_NORDAHEAD | MDB_NOTLS, 0444);
+    return rc;
+}
+
 int elig_snap_open(const char *path, elig_snap **out, char *err, size_t errlen) {
+    return elig_snap_open_ex(path, 0, out, err, errlen);
+}
+
+int elig_snap_open_ex(const char *path, unsigned flags, elig_snap **out, char *err, size_t errlen) {
+    if (flags & ~(unsigned)ELIG_SNAP_VERIFY)
+        return fail(err, errlen, ELIG_EINVAL, "%s: unknown open flags 0x%x", path, flags);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return fail(err, errlen, errno == ENOENT ? ELIG_ENOENT : -errno, "%s: %s", path, strerror(errno));
@@ -224,17 +264,22 @@ int elig_snap_open(const char *path, elig_snap **out, char *err, size_t errlen) 
         return fail(err, errlen, ELIG_ENOMEM, "%s: out of memory", path);
     }
     s->fd = fd;
-    int rc = mdb_env_create(&s->env);
-    if (rc == 0)
-        rc = mdb_env_set_maxdbs(s->env, ELIG_DB_MAX);
-    if (rc == 0)
-        rc = mdb_env_open(s->env, path, MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK | MDB_NORDAHEAD | MDB_NOTLS,
-                          0444);
-    if (rc != 0) {
-        rc = fail(err, errlen, ELIG_ECORRUPT, "%s: cannot open as LMDB: %s", path, mdb_strerror(rc));
+    /* The trailer is always looked at (cheap: the file's last bytes), so a
+     * truncated or extended file is refused. Without it the file is still
+     * opened far enough to read its schema version: a schema 1 file gets
+     * the message that says what to do. */
+    char why[256];
+    int trc = elig_trailer_read(fd, &s->trailer, why, sizeof why), rc = 0;
+    if (trc == 0 && (flags & ELIG_SNAP_VERIFY))
+        rc = check_sum(fd, &s->trailer, path, err, errlen);
+    if (rc != 0)
+        goto bad;
+    if ((rc = open_lmdb(s, path)) != 0) {
+        rc = trc ? fail(err, errlen, trc, "%s: %s", path, why)
+                 : fail(err, errlen, ELIG_ECORRUPT, "%s: cannot open as LMDB: %s", path, mdb_strerror(rc));
         goto bad;
     }
-    if ((rc = check_size(s->env, (uint64_t)st.st_size, path, err, errlen)) != 0)
+    if ((rc = check_size(s->env, trc ? (uint64_t)st.st_size : s->trailer.covered, path, err, errlen)) != 0)
         goto bad;
     MDB_txn *txn;
     if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0) {
@@ -242,6 +287,7 @@ int elig_snap_open(const char *path, elig_snap **out, char *err, size_t errlen) 
         goto bad;
     }
     if ((rc = open_dbis(s, txn, path, err, errlen)) != 0 || (rc = read_meta(s, txn, path, err, errlen)) != 0 ||
+        (trc != 0 && (rc = fail(err, errlen, trc, "%s: %s", path, why)) != 0) ||
         (rc = open_index_dbi(s, txn, path, err, errlen)) != 0 || (rc = load_index(s, txn, path, err, errlen)) != 0 ||
         (rc = check_counts(s, txn, path, err, errlen)) != 0) {
         mdb_txn_abort(txn);
@@ -363,3 +409,14 @@ bool elig_household_next(const elig_household *h, size_t *pos, elig_enrollment *
     return true;
 }
 
+int elig_snap_content_sha256(const elig_snap *snap, char out[65]) {
+    MDB_txn *txn;
+    unsigned char d[32];
+    if (mdb_txn_begin(snap->env, NULL, MDB_RDONLY, &txn) != 0)
+        return ELIG_EIO;
+    int rc = elig_content_sha256_(txn, snap->hh_db, snap->nik_db, d, NULL, 0);
+    mdb_txn_abort(txn);
+    if (rc == 0)
+        elig_hex32_(d, out);
+    return rc;
+}

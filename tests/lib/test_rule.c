@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 #include <lmdb.h>
+#include <openssl/evp.h>
 
 #include "elig.h"
 #include "index.h"
@@ -158,6 +159,8 @@ typedef struct {
     long long hh_delta, member_delta; /* added to the true counts in "meta" */
     idx_damage idx;
     bool no_idx; /* leave the "idx" database out */
+    bool no_content;       /* leave content_sha256 out */
+    bool no_trailer;       /* leave the checksum trailer off */
     uint64_t idx_buckets;  /* 0: as the builder sizes it; else a multiple of 64 */
     uint32_t idx_shift;    /* 0: ELIG_IDX_CHUNK_SHIFT; 6 = chunks of 64 buckets */
 } snap_spec;
@@ -165,6 +168,40 @@ typedef struct {
 #define SHA_H "1111111111111111111111111111111111111111111111111111111111111111"
 #define SHA_M "2222222222222222222222222222222222222222222222222222222222222222"
 #define SHA_E "3333333333333333333333333333333333333333333333333333333333333333"
+/* The reader does not recompute it at open; test_content_hash does. */
+#define CONTENT_FAKE "4444444444444444444444444444444444444444444444444444444444444444"
+
+static void sha256_of(const void *p, size_t n, unsigned char out[32]) {
+    unsigned int len;
+    assert_true(EVP_Digest(p, n, out, &len, EVP_sha256(), NULL));
+}
+
+static void le(unsigned char *p, uint64_t v, int n) {
+    for (int i = 0; i < n; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* The checksum trailer of docs/SNAPSHOT.md, written by hand: magic,
+ * version 1, size 128, bytes covered, their SHA-256, 40 zero bytes, the
+ * SHA-256 of the 96 bytes before. */
+static void append_trailer(const char *path) {
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    unsigned char *data = malloc((size_t)n), t[128] = {0};
+    assert_int_equal(fseek(f, 0, SEEK_SET), 0);
+    assert_int_equal(fread(data, 1, (size_t)n, f), (size_t)n);
+    memcpy(t, "ELIGSUM1", 8);
+    le(t + 8, 1, 4);
+    le(t + 12, 128, 4);
+    le(t + 16, (uint64_t)n, 8);
+    sha256_of(data, (size_t)n, t + 24);
+    sha256_of(t, 96, t + 96);
+    assert_int_equal(fwrite(t, 1, 128, f), 128);
+    assert_int_equal(fclose(f), 0);
+    free(data);
+}
 
 static void put(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t kn, const void *v, size_t vn) {
     MDB_val key = {kn, (void *)k}, val = {vn, (void *)v};
@@ -410,10 +447,14 @@ static void write_snapshot(const char *path, const snap_spec *sp) {
     put_meta(txn, meta, ELIG_META_SHA_HOUSEHOLDS, SHA_H);
     put_meta(txn, meta, ELIG_META_SHA_MEMBERS, SHA_M);
     put_meta(txn, meta, ELIG_META_SHA_ENROLLMENTS, SHA_E);
+    if (!sp->no_content)
+        put_meta(txn, meta, ELIG_META_CONTENT, CONTENT_FAKE);
     assert_int_equal(mdb_txn_commit(txn), 0);
     if (!sp->no_idx && !sp->no_nik_db)
         write_index(env, sp);
     mdb_env_close(env);
+    if (!sp->no_trailer)
+        append_trailer(path);
 }
 
 /* ---- damaged records ----------------------------------------------------- */
@@ -1252,6 +1293,147 @@ static void test_open_not_eligd(void **state) {
     open_spec_fails(f, "no-nik-db.mdb", &no_nik, 0);
     snap_spec no_id = {BASE_SPEC, .no_id = true};
     open_spec_fails(f, "no-id.mdb", &no_id, 0);
+    snap_spec no_content = {BASE_SPEC, .no_content = true};
+    open_spec_fails(f, "no-content.mdb", &no_content, ELIG_ECORRUPT);
+}
+
+/* ---- the checksum trailer ------------------------------------------------ */
+
+static unsigned char *read_all(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *d = malloc(*n + 1);
+    assert_int_equal(fread(d, 1, *n, f), *n);
+    fclose(f);
+    return d;
+}
+
+/* A copy of the main fixture's file with changes, opened (plain) and
+ * checked (elig_snap_check_file): each must fail with want. */
+static void expect_damaged_copy(const fixture *f, const char *name, long cut, long grow, long flip_from_end,
+                                int want_open, int want_check) {
+    size_t n;
+    unsigned char *d = read_all(f->main_path, &n);
+    char p[256], err[512] = "";
+    path_in(f, name, p, sizeof p);
+    size_t len = n - (size_t)cut;
+    if (flip_from_end)
+        d[n - (size_t)flip_from_end] ^= 0x20;
+    FILE *fp = fopen(p, "wb");
+    assert_int_equal(fwrite(d, 1, len, fp), len);
+    for (long i = 0; i < grow; i++)
+        fputc(0, fp);
+    fclose(fp);
+    elig_snap *s = NULL;
+    int rc = elig_snap_open(p, &s, err, sizeof err);
+    if (rc != want_open) {
+        print_error("%s: elig_snap_open = %d (%s), want %d\n", name, rc, err, want_open);
+        fail();
+    }
+    if (rc == 0)
+        elig_snap_close(s);
+    rc = elig_snap_check_file(p, err, sizeof err);
+    if (rc != want_check) {
+        print_error("%s: elig_snap_check_file = %d (%s), want %d\n", name, rc, err, want_check);
+        fail();
+    }
+    assert_non_null(strstr(err, p));
+    free(d);
+    unlink(p);
+}
+
+static void test_trailer(void **state) {
+    fixture *f = *state;
+    char err[512] = "";
+    assert_int_equal(elig_snap_check_file(f->main_path, err, sizeof err), 0);
+    elig_snap *s;
+    assert_int_equal(elig_snap_open_ex(f->main_path, ELIG_SNAP_VERIFY, &s, err, sizeof err), 0);
+    elig_snap_close(s);
+    /* truncated by one byte, by the whole trailer, extended by one byte */
+    expect_damaged_copy(f, "cut1.mdb", 1, 0, 0, ELIG_ECORRUPT, ELIG_ECORRUPT);
+    expect_damaged_copy(f, "cut128.mdb", 128, 0, 0, ELIG_ECORRUPT, ELIG_ECORRUPT);
+    expect_damaged_copy(f, "grow1.mdb", 0, 1, 0, ELIG_ECORRUPT, ELIG_ECORRUPT);
+    /* a byte of the trailer's reserved part, of its own hash */
+    expect_damaged_copy(f, "trailer-reserved.mdb", 0, 0, 40, ELIG_ECORRUPT, ELIG_ECORRUPT);
+    expect_damaged_copy(f, "trailer-hash.mdb", 0, 0, 1, ELIG_ECORRUPT, ELIG_ECORRUPT);
+    /* a byte of the last LMDB page: the plain open does not read it, the
+     * checksum finds it */
+    expect_damaged_copy(f, "data.mdb", 0, 0, 128 + 100, 0, ELIG_ECHECKSUM);
+    /* ... and the verifying open refuses it before LMDB reads a page */
+    size_t n;
+    unsigned char *d = read_all(f->main_path, &n);
+    d[n - 228] ^= 0x20;
+    char p[256];
+    path_in(f, "data2.mdb", p, sizeof p);
+    write_bytes(p, d, n);
+    free(d);
+    assert_int_equal(elig_snap_open_ex(p, ELIG_SNAP_VERIFY, &s, err, sizeof err), ELIG_ECHECKSUM);
+    assert_non_null(strstr(err, "checksum mismatch"));
+    assert_int_equal(elig_snap_open_ex(p, 0x80, &s, err, sizeof err), ELIG_EINVAL);
+    unlink(p);
+    /* a schema 2 file with no trailer at all */
+    snap_spec bare = {BASE_SPEC, .no_trailer = true};
+    path_in(f, "bare.mdb", p, sizeof p);
+    write_snapshot(p, &bare);
+    assert_int_equal(elig_snap_open(p, &s, err, sizeof err), ELIG_ECORRUPT);
+    assert_non_null(strstr(err, "no checksum trailer"));
+    unlink(p);
+}
+
+/* The content hash recomputed by the library equals the serialisation of
+ * docs/SNAPSHOT.md done here by hand on the fixture's definitions. */
+static int cmp_member(const void *a, const void *b) {
+    const member_def *x = a, *y = b;
+    return (x->nik > y->nik) - (x->nik < y->nik);
+}
+
+static void test_content_hash(void **state) {
+    fixture *f = *state;
+    unsigned char buf[4096];
+    size_t n = 0;
+    memcpy(buf, "eligd-content-v1\n", 17);
+    n = 17;
+    for (size_t i = 0; i < N(MAIN_HH); i++) { /* MAIN_HH is in kk order */
+        const hh_def *h = &MAIN_HH[i];
+        buf[n++] = 'H';
+        le(buf + n, h->kk, 8), n += 8;
+        le(buf + n, h->region, 8), n += 8;
+        buf[n++] = (unsigned char)h->status;
+        buf[n++] = h->has_kks;
+        le(buf + n, h->has_kks ? h->kks : 0, 8), n += 8;
+        for (size_t j = 0; j < h->n_enr; j++) { /* defined in (program, start) order */
+            const enr_def *e = &h->enr[j];
+            buf[n++] = 'E';
+            buf[n++] = (unsigned char)strlen(e->program);
+            memcpy(buf + n, e->program, strlen(e->program)), n += strlen(e->program);
+            le(buf + n, e->start, 4), n += 4;
+            le(buf + n, e->end, 4), n += 4;
+            le(buf + n, e->amount, 4), n += 4;
+            buf[n++] = (unsigned char)e->status;
+        }
+    }
+    member_def m[N(MAIN_MEMBERS)];
+    memcpy(m, MAIN_MEMBERS, sizeof m);
+    qsort(m, N(m), sizeof m[0], cmp_member);
+    for (size_t i = 0; i < N(m); i++) {
+        buf[n++] = 'M';
+        le(buf + n, m[i].nik, 8), n += 8;
+        le(buf + n, m[i].kk, 8), n += 8;
+        buf[n++] = m[i].status;
+    }
+    unsigned char d[32];
+    sha256_of(buf, n, d);
+    char want[65], got[65];
+    for (int i = 0; i < 32; i++)
+        snprintf(want + 2 * i, 3, "%02x", d[i]);
+    assert_int_equal(elig_snap_content_sha256(f->snap, got), 0);
+    assert_string_equal(got, want);
+    assert_string_equal(elig_snap_meta(f->snap)->content_sha256, CONTENT_FAKE);
+    /* a damaged record makes it fail, not hash garbage */
+    assert_int_equal(elig_snap_content_sha256(f->dsnap, got), ELIG_ECORRUPT);
 }
 
 /* An input with no rows builds an empty snapshot (SPEC 1): it opens and
@@ -1316,6 +1498,8 @@ int main(void) {
         cmocka_unit_test(test_open_bad_index),
         cmocka_unit_test(test_open_not_eligd),
         cmocka_unit_test(test_open_empty_snapshot),
+        cmocka_unit_test(test_trailer),
+        cmocka_unit_test(test_content_hash),
     };
     return cmocka_run_group_tests_name("lib_rule", tests, group_setup, group_teardown);
 }

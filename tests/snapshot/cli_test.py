@@ -54,6 +54,40 @@ def big_inputs(d, families):
     return paths
 
 
+def month(s):
+    """YYYY-MM as the number docs/SNAPSHOT.md uses: year * 12 + month - 1."""
+    return int(s[:4]) * 12 + int(s[5:7]) - 1
+
+
+def content_sha256(hh_csv, mem_csv, enr_csv):
+    """content_sha256 computed from the CSV files (all rows valid) exactly
+    as docs/SNAPSHOT.md writes it down: an independent implementation."""
+    import csv as csvmod
+    import hashlib
+    import struct
+
+    def rows(path):
+        with open(path, newline="") as f:
+            return list(csvmod.DictReader(f))
+
+    hh_status = {"active": 0, "suspended": 1, "graduated": 2, "terminated": 3}
+    enr = {}
+    for r in rows(enr_csv):
+        end = month(r["end"]) if r["end"] else 0xFFFFFFFF
+        enr.setdefault(int(r["kk"]), []).append(
+            (r["program"].encode(), month(r["start"]), end, int(r["amount"]), 0 if r["status"] == "active" else 1))
+    out = bytearray(b"eligd-content-v1\n")
+    for r in sorted(rows(hh_csv), key=lambda r: int(r["kk"])):
+        kk, kks = int(r["kk"]), r.get("kks") or ""
+        out += b"H" + struct.pack("<QQBBQ", kk, int(r["region"]), hh_status[r["status"]], 1 if kks else 0,
+                                  int(kks) if kks else 0)
+        for prog, start, end, amount, st in sorted(enr.get(kk, [])):
+            out += b"E" + bytes([len(prog)]) + prog + struct.pack("<IIIB", start, end, amount, st)
+    for r in sorted(rows(mem_csv), key=lambda r: int(r["nik"])):
+        out += b"M" + struct.pack("<QQB", int(r["nik"]), int(r["kk"]), 1 if r["status"] == "deceased" else 0)
+    return hashlib.sha256(bytes(out)).hexdigest()
+
+
 class Cli(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="elig-snapshot-cli-")
@@ -108,6 +142,17 @@ class Cli(unittest.TestCase):
         v = run("verify", self.out)
         self.assertEqual(v.returncode, 0, v.stderr)
         self.assertTrue(v.stdout.startswith("OK: snapshot snap-1, 2 households"))
+
+    def test_content_sha256_matches_an_independent_computation(self):
+        big = big_inputs(self.dir, 300)
+        with open(big["enrollments.csv"], "a") as f:  # a suspended one, a second family's
+            f.write("3201010000000008,PBI,2021-02,2021-05,7,suspended\n")
+        r = self.build("--id", "c1", hh=big["households.csv"], mem=big["members.csv"], enr=big["enrollments.csv"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        want = content_sha256(big["households.csv"], big["members.csv"], big["enrollments.csv"])
+        self.assertEqual(self.info()["content_sha256"], want)
+        v = run("verify", self.out)
+        self.assertEqual(v.returncode, 0, v.stderr)
 
     def test_usage_errors_exit_2(self):
         cases = [

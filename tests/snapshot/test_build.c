@@ -776,6 +776,46 @@ static void output_over_input_refused(void **state) {
     free(enr);
 }
 
+/* ---- content hash ------------------------------------------------------------ */
+
+static void content_of(tcase *t, char out[65]) {
+    opened o = open_snap(t->out);
+    snprintf(out, 65, "%s", elig_snap_meta(o.snap)->content_sha256);
+    char again[65];
+    assert_int_equal(elig_snap_content_sha256(o.snap, again), 0);
+    assert_string_equal(again, out);
+    close_snap(&o);
+}
+
+/* Two builds of the same rows share it whatever their id, time and input
+ * order; one changed amount, status or member changes it. */
+static void content_hash_is_the_rows(void **state) {
+    tcase *t = *state;
+    const char *hh = HH_HEADER KE R "6000000000000001,\n" KF R ",\n";
+    const char *hh_swapped = HH_HEADER KF R ",x\n" KE R "6000000000000001,y\n"; /* names are not stored */
+    const char *mem = MEM_HEADER "3201011501900001," KE ",,\n3201011501900002," KF ",deceased,\n";
+    const char *enr = ENR_HEADER KE ",PKH,2020-01,2020-06,1,active\n" KE ",BPNT,2020-01,,2,active\n"
+                                 KE ",PKH,2020-07,,3,active\n";
+    const char *enr_swapped = ENR_HEADER KE ",PKH,2020-07,,3,active\n" KE ",BPNT,2020-01,,2,active\n"
+                                         KE ",PKH,2020-01,2020-06,1,active\n";
+    const char *enr_amount = ENR_HEADER KE ",PKH,2020-01,2020-06,1,active\n" KE ",BPNT,2020-01,,2,active\n"
+                                        KE ",PKH,2020-07,,4,active\n";
+    char a[65], b[65], c[65], d[65];
+    assert_int_equal(build3(t, hh, mem, enr, 0.0, "one"), SNAP_BUILD_OK);
+    content_of(t, a);
+    assert_int_equal(build3(t, hh_swapped, mem, enr_swapped, 0.0, "two"), SNAP_BUILD_OK);
+    content_of(t, b);
+    assert_string_equal(a, b);
+    assert_int_equal(build3(t, hh, mem, enr_amount, 0.0, "one"), SNAP_BUILD_OK);
+    content_of(t, c);
+    assert_string_not_equal(a, c);
+    const char *mem_alive = MEM_HEADER "3201011501900001," KE ",,\n3201011501900002," KF ",,\n";
+    assert_int_equal(build3(t, hh, mem_alive, enr, 0.0, "one"), SNAP_BUILD_OK);
+    content_of(t, d);
+    assert_string_not_equal(a, d);
+    assert_string_not_equal(c, d);
+}
+
 /* ---- the id index ------------------------------------------------------------ */
 
 /* Enough families that the index's buckets overflow into their neighbours:
@@ -857,6 +897,7 @@ int main(void) {
         T(default_rejects_path),
         T(output_over_input_refused),
         T(every_id_resolves_through_the_index),
+        T(content_hash_is_the_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

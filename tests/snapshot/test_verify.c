@@ -18,6 +18,7 @@
 #include "helpers.h"
 #include "index.h"
 #include "record.h"
+#include "seal.h"
 #include "verify.h"
 
 #define KE "3201010101010105"
@@ -55,11 +56,17 @@ static const char *copy_snapshot(tcase *t) {
 
 typedef void (*damage_fn)(MDB_txn *txn, MDB_dbi dbi);
 
-/* Opens table name of the file at path read-write and applies fn. */
+/* Opens table name of the file at path read-write and applies fn; the
+ * checksum trailer is taken off first (LMDB would write its next page over
+ * it) and put back after, so that verify gets past the checksum to the
+ * damage. */
 static void damage(const char *path, const char *name, unsigned flags, damage_fn fn) {
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
+    char err[512];
+    if (snap_unseal(path, err, sizeof err) != 0)
+        fail_msg("%s", err);
     assert_int_equal(mdb_env_create(&env), 0);
     assert_int_equal(mdb_env_set_maxdbs(env, ELIG_DB_MAX), 0);
     assert_int_equal(mdb_env_open(env, path, MDB_NOSUBDIR | MDB_NOLOCK, 0644), 0);
@@ -68,6 +75,8 @@ static void damage(const char *path, const char *name, unsigned flags, damage_fn
     fn(txn, dbi);
     assert_int_equal(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
+    if (snap_seal(path, err, sizeof err) != 0)
+        fail_msg("%s", err);
 }
 
 static void put_str(MDB_txn *txn, MDB_dbi dbi, const char *k, const char *v) {
@@ -94,6 +103,9 @@ static void households_count(MDB_txn *txn, MDB_dbi dbi) { put_str(txn, dbi, ELIG
 static void schema(MDB_txn *txn, MDB_dbi dbi) { put_str(txn, dbi, ELIG_META_SCHEMA, "3"); }
 static void bad_sha(MDB_txn *txn, MDB_dbi dbi) { put_str(txn, dbi, ELIG_META_SHA_MEMBERS, "abc"); }
 static void bad_created(MDB_txn *txn, MDB_dbi dbi) { put_str(txn, dbi, ELIG_META_CREATED, "yesterday"); }
+static void other_content(MDB_txn *txn, MDB_dbi dbi) {
+    put_str(txn, dbi, ELIG_META_CONTENT, "00000000000000000000000000000000000000000000000000000000000000ff");
+}
 static void no_id(MDB_txn *txn, MDB_dbi dbi) {
     MDB_val k = {strlen(ELIG_META_ID), ELIG_META_ID};
     assert_int_equal(mdb_del(txn, dbi, &k, NULL), 0);
@@ -238,7 +250,23 @@ static const char *damage_slot(tcase *t, elig_kind kind, const char *id, slot_da
     }
     const char *p = write_file(t, "damaged.mdb", (const char *)data, (long)len);
     free(data);
+    char err[512];
+    if (snap_unseal(p, err, sizeof err) != 0 || snap_seal(p, err, sizeof err) != 0) /* past the checksum */
+        fail_msg("%s", err);
     return p;
+}
+
+/* One byte changed anywhere: the checksum finds it before anything else. */
+static void flipped_byte_fails_checksum(void **state) {
+    tcase *t = *state;
+    size_t len;
+    char *data = slurp(t->out, &len);
+    data[len / 2] ^= 1;
+    const char *p = write_file(t, "flipped.mdb", data, (long)len);
+    free(data);
+    char ok[512], err[1024];
+    assert_int_equal(snap_verify(p, ok, sizeof ok, err, sizeof err), -1);
+    assert_non_null(strstr(err, "checksum mismatch"));
 }
 
 static void index_damage_is_found(void **state) {
@@ -287,6 +315,7 @@ static void damage_is_found(void **state) {
         {ELIG_DB_META, 0, bad_sha, "metadata key sha256_members is malformed"},
         {ELIG_DB_META, 0, bad_created, "creation time 'yesterday'"},
         {ELIG_DB_META, 0, no_id, "snapshot id"},
+        {ELIG_DB_META, 0, other_content, "content hash mismatch: the metadata says 0000"},
         {ELIG_DB_NIK, MDB_INTEGERKEY, member_to_missing_family, "points at household " KQ ", which does not exist"},
         {ELIG_DB_NIK, MDB_INTEGERKEY, member_bad_status, "member 3201011501900003: unknown status 7"},
         {ELIG_DB_NIK, MDB_INTEGERKEY, member_bad_nik, "member key 3201010001900003 is not a valid NIK"},
@@ -336,6 +365,9 @@ static void info_prints_metadata(void **state) {
                                "households: 2\nmembers: 3\nenrollments: 3\nsha256_households: "));
     assert_non_null(strstr(buf, "\nsha256_members: "));
     assert_non_null(strstr(buf, "\nsha256_enrollments: "));
+    const char *c = strstr(buf, "\ncontent_sha256: ");
+    assert_non_null(c);
+    assert_int_equal(strspn(c + 17, "0123456789abcdef"), 64);
     free(buf);
 }
 
@@ -345,6 +377,7 @@ int main(void) {
         T(good_snapshot_verifies),
         T(damage_is_found),
         T(index_damage_is_found),
+        T(flipped_byte_fails_checksum),
         T(not_a_snapshot),
         T(info_prints_metadata),
     };

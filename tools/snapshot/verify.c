@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "build.h"
+#include "content.h"
 #include "elig.h"
 #include "index.h"
 #include "radix.h"
@@ -29,12 +30,12 @@ int snap_info(const char *path, FILE *out, char *err, size_t errlen) {
         return -1;
     const elig_meta *m = elig_snap_meta(s);
     fprintf(out,
-            "%s: %u\n%s: %s\n%s: %s\n%s: %llu\n%s: %llu\n%s: %llu\n%s: %s\n%s: %s\n%s: %s\n",
+            "%s: %u\n%s: %s\n%s: %s\n%s: %llu\n%s: %llu\n%s: %llu\n%s: %s\n%s: %s\n%s: %s\n%s: %s\n",
             ELIG_META_SCHEMA, m->schema_version, ELIG_META_ID, m->id, ELIG_META_CREATED, m->created,
             ELIG_META_HOUSEHOLDS, (unsigned long long)m->households, ELIG_META_MEMBERS,
             (unsigned long long)m->members, ELIG_META_ENROLLMENTS, (unsigned long long)m->enrollments,
             ELIG_META_SHA_HOUSEHOLDS, m->sha256_households, ELIG_META_SHA_MEMBERS, m->sha256_members,
-            ELIG_META_SHA_ENROLLMENTS, m->sha256_enrollments);
+            ELIG_META_SHA_ENROLLMENTS, m->sha256_enrollments, ELIG_META_CONTENT, m->content_sha256);
     elig_snap_close(s);
     return 0;
 }
@@ -329,16 +330,17 @@ static int check_cards(vctx *v, size_t n_kks) {
 
 /* Every metadata key is present and well-formed. */
 static int check_meta(vctx *v) {
-    static const char *keys[] = {ELIG_META_SCHEMA,        ELIG_META_ID,          ELIG_META_CREATED,
-                                 ELIG_META_HOUSEHOLDS,    ELIG_META_MEMBERS,     ELIG_META_ENROLLMENTS,
-                                 ELIG_META_SHA_HOUSEHOLDS, ELIG_META_SHA_MEMBERS, ELIG_META_SHA_ENROLLMENTS};
+    static const char *keys[] = {ELIG_META_SCHEMA,         ELIG_META_ID,          ELIG_META_CREATED,
+                                 ELIG_META_HOUSEHOLDS,     ELIG_META_MEMBERS,     ELIG_META_ENROLLMENTS,
+                                 ELIG_META_SHA_HOUSEHOLDS, ELIG_META_SHA_MEMBERS, ELIG_META_SHA_ENROLLMENTS,
+                                 ELIG_META_CONTENT};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         MDB_val k = {strlen(keys[i]), (void *)keys[i]}, d;
         if (mdb_get(v->txn, v->meta, &k, &d) != 0)
             return bad(v, "metadata key %s is missing", keys[i]);
         const char *s = d.mv_data;
         bool ok = d.mv_size > 0;
-        if (strncmp(keys[i], "sha256_", 7) == 0) {
+        if (strncmp(keys[i], "sha256_", 7) == 0 || strcmp(keys[i], ELIG_META_CONTENT) == 0) {
             ok = d.mv_size == 64;
             for (size_t j = 0; ok && j < 64; j++)
                 ok = (s[j] >= '0' && s[j] <= '9') || (s[j] >= 'a' && s[j] <= 'f');
@@ -394,6 +396,19 @@ static int open_tables(vctx *v) {
     return open_index(v);
 }
 
+/* content_sha256 recomputed from the tables equals the metadata's. */
+static int check_content(vctx *v) {
+    unsigned char d[32];
+    char why[200] = "", hex[65];
+    if (elig_content_sha256_(v->txn, v->hh, v->nik, d, why, sizeof why) != 0)
+        return bad(v, "content hash: %s", why);
+    elig_hex32_(d, hex);
+    if (strcmp(hex, v->meta_v.content_sha256) != 0)
+        return bad(v, "content hash mismatch: the metadata says %s, the tables give %s", v->meta_v.content_sha256,
+                   hex);
+    return 0;
+}
+
 static int verify_tables(vctx *v, char *ok, size_t oklen) {
     MDB_stat hh, nik, kks;
     if (open_tables(v) != 0 || check_meta(v) != 0)
@@ -409,7 +424,8 @@ static int verify_tables(vctx *v, char *ok, size_t oklen) {
     if (walk(v, v->hh, ELIG_DB_HH, hh.ms_entries, each_household) != 0 ||
         walk(v, v->nik, ELIG_DB_NIK, nik.ms_entries, each_member) != 0 || check_member_counts(v) != 0 ||
         check_cards(v, kks.ms_entries) != 0 || walk(v, v->hh, ELIG_DB_HH, hh.ms_entries, index_household) != 0 ||
-        walk(v, v->nik, ELIG_DB_NIK, nik.ms_entries, index_member) != 0 || check_index_count(v) != 0)
+        walk(v, v->nik, ELIG_DB_NIK, nik.ms_entries, index_member) != 0 || check_index_count(v) != 0 ||
+        check_content(v) != 0)
         return -1;
     const elig_meta *m = &v->meta_v;
     if (v->n_hh != m->households || v->n_mem != m->members || v->n_enr != m->enrollments)
@@ -423,6 +439,10 @@ static int verify_tables(vctx *v, char *ok, size_t oklen) {
 }
 
 int snap_verify(const char *path, char *ok, size_t oklen, char *err, size_t errlen) {
+    /* every byte against the trailer first, before LMDB reads a page: a
+     * damaged file is found here and never walked */
+    if (elig_snap_check_file(path, err, errlen) != 0)
+        return -1;
     elig_snap *s;
     if (elig_snap_open(path, &s, err, errlen) != 0)
         return -1;

@@ -18,8 +18,10 @@
 #include <unistd.h>
 
 #include "builder.h"
+#include "content.h"
 #include "elig.h"
 #include "record.h"
+#include "seal.h"
 
 #define COMMIT_EVERY 262144
 
@@ -196,7 +198,7 @@ static int put_meta(writer *w, const char *key, const char *val) {
     return rc == 0 ? 0 : fail(w, "write metadata", rc);
 }
 
-static int write_meta(writer *w, const snap_meta_out *m) {
+static int write_meta(writer *w, const snap_meta_out *m, const char *content) {
     char hh[24], mem[24], enr[24], schema[12];
     snprintf(schema, sizeof schema, "%d", ELIG_SCHEMA_VERSION);
     snprintf(hh, sizeof hh, "%llu", (unsigned long long)m->households);
@@ -211,7 +213,8 @@ static int write_meta(writer *w, const snap_meta_out *m) {
              put_meta(w, ELIG_META_MEMBERS, mem) || put_meta(w, ELIG_META_ENROLLMENTS, enr) ||
              put_meta(w, ELIG_META_SHA_HOUSEHOLDS, m->sha[SNAP_HOUSEHOLDS]) ||
              put_meta(w, ELIG_META_SHA_MEMBERS, m->sha[SNAP_MEMBERS]) ||
-             put_meta(w, ELIG_META_SHA_ENROLLMENTS, m->sha[SNAP_ENROLLMENTS]);
+             put_meta(w, ELIG_META_SHA_ENROLLMENTS, m->sha[SNAP_ENROLLMENTS]) ||
+             put_meta(w, ELIG_META_CONTENT, content);
     if (rc != 0) {
         mdb_txn_abort(w->txn);
         w->txn = NULL;
@@ -220,6 +223,27 @@ static int write_meta(writer *w, const snap_meta_out *m) {
     rc = mdb_txn_commit(w->txn);
     w->txn = NULL;
     return rc == 0 ? 0 : fail(w, "write metadata", rc);
+}
+
+/* content_sha256 of the committed tables (lib/content.c), as hex. */
+static int content_hash(writer *w, char out[65]) {
+    MDB_txn *txn;
+    MDB_dbi hh, nik;
+    unsigned char d[32];
+    char why[200] = "";
+    int rc = mdb_txn_begin(w->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        return fail(w, "content hash", rc);
+    rc = mdb_dbi_open(txn, ELIG_DB_HH, MDB_INTEGERKEY, &hh) || mdb_dbi_open(txn, ELIG_DB_NIK, MDB_INTEGERKEY, &nik)
+             ? ELIG_EIO
+             : elig_content_sha256_(txn, hh, nik, d, why, sizeof why);
+    mdb_txn_abort(txn);
+    if (rc != 0) {
+        snprintf(w->err, w->errlen, "%s: content hash: %s", w->path, why[0] ? why : "cannot read the tables");
+        return -1;
+    }
+    elig_hex32_(d, out);
+    return 0;
 }
 
 /* Map size: the records are never larger than the CSV text that holds
@@ -248,7 +272,6 @@ int snap_write_lmdb(snap_builder *b, const char *path, const snap_meta_out *m, c
         mdb_env_close(w.env);
         return -1;
     }
-    int fd = -1;
     rc = write_households(&w, b) || write_members(&w, b) || write_cards(&w, b);
     /* From here on only the members are needed (by the index): give the
      * other rows back, gigabytes in a national build. */
@@ -264,15 +287,14 @@ int snap_write_lmdb(snap_builder *b, const char *path, const snap_meta_out *m, c
                     (unsigned long long)st.entries, (unsigned long long)st.nbuckets, st.max_probe,
                     snap_now() - t);
     }
-    rc = rc || write_meta(&w, m);
+    char content[65];
+    rc = rc || content_hash(&w, content) || write_meta(&w, m, content);
     if (getenv("ELIG_SNAPSHOT_TIMING"))
-        fprintf(stderr, "elig-snapshot: (tables written, syncing)\n");
-    if (rc == 0 && (rc = mdb_env_sync(w.env, 1)) != 0)
-        rc = fail(&w, "sync", rc);
-    if (rc == 0 && mdb_env_get_fd(w.env, &fd) == 0 && fsync(fd) != 0) {
-        snprintf(err, errlen, "%s: fsync: %s", path, strerror(errno));
-        rc = -1;
-    }
+        fprintf(stderr, "elig-snapshot: (tables written, sealing and syncing)\n");
+    /* MDB_NOSYNC: nothing is synced yet; the seal reads the file back,
+     * appends the trailer and syncs everything once */
     mdb_env_close(w.env);
+    if (rc == 0 && snap_seal(path, err, errlen) != 0)
+        rc = -1;
     return rc ? -1 : 0;
 }
