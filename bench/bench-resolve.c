@@ -3,7 +3,10 @@
  * head read) in-process, no parsing, no rule, no encoding. The schema-2
  * counterpart of bench-lookup, which times LMDB's B-tree searches on the
  * same file's tables. --prefetch D calls elig_prefetch D keys ahead, as a
- * server answering a batch would. One JSON line per thread count. */
+ * server answering a batch would; --private and --verify open the snapshot
+ * with ELIG_SNAP_PRIVATE / ELIG_SNAP_VERIFY (the open time and the RSS
+ * after the warm-up pass are printed, to measure what they cost). One
+ * JSON line per thread count. */
 #include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -76,10 +79,12 @@ int main(int argc, char **argv) {
     const char *snap_path = NULL, *keys_path = NULL, *mix = NULL;
     double seconds = 3, miss = 0;
     int max_threads = 2, prefetch = 0;
+    unsigned flags = 0;
     static const struct option opts[] = {
         {"snapshot", required_argument, NULL, 's'}, {"keys", required_argument, NULL, 'k'},
         {"kinds", required_argument, NULL, 'K'},    {"miss-ratio", required_argument, NULL, 'm'},
         {"threads", required_argument, NULL, 't'},  {"prefetch", required_argument, NULL, 'p'},
+        {"private", no_argument, NULL, 'P'},        {"verify", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     int opt;
@@ -92,9 +97,12 @@ int main(int argc, char **argv) {
         case 't': max_threads = atoi(optarg); break;
         case 'p': prefetch = atoi(optarg); break;
         case 'd': seconds = atof(optarg); break;
+        case 'P': flags |= ELIG_SNAP_PRIVATE; break;
+        case 'V': flags |= ELIG_SNAP_VERIFY; break;
         case 'h':
             printf("usage: bench-resolve --snapshot PATH --keys FILE [--kinds SPEC] [--miss-ratio R]\n"
                    "                     [--prefetch D (0)] [-d SECONDS (3)] [--threads N (2)]\n"
+                   "                     [--private] [--verify]\n"
                    "Random elig_household_get with 1..N threads; one JSON line each.\n");
             return 0;
         default: return 2;
@@ -126,12 +134,26 @@ int main(int argc, char **argv) {
         kinds[i] = (uint8_t)k;
     }
     elig_snap *snap;
-    if (elig_snap_open(snap_path, &snap, err, sizeof err) != 0) {
+    double t0 = now_s();
+    if (elig_snap_open_ex(snap_path, flags, &snap, err, sizeof err) != 0) {
         fprintf(stderr, "bench-resolve: %s\n", err);
         return 1;
     }
+    double open_s = now_s() - t0;
     job warm = {.snap = snap, .seconds = 1.0};
     run(&warm); /* touch the pages the keys use, as bench-lookup does */
+    long rss = 0, shmem = 0;
+    FILE *st = fopen("/proc/self/status", "r");
+    char line[256];
+    while (st && fgets(line, sizeof line, st)) {
+        sscanf(line, "VmRSS: %ld", &rss);
+        sscanf(line, "RssShmem: %ld", &shmem);
+    }
+    if (st)
+        fclose(st);
+    printf("{\"bench\":\"resolve-open\",\"private\":%d,\"verify\":%d,\"open_s\":%.3f,\"rss_mib\":%ld,"
+           "\"rss_shmem_mib\":%ld}\n",
+           !!(flags & ELIG_SNAP_PRIVATE), !!(flags & ELIG_SNAP_VERIFY), open_s, rss >> 10, shmem >> 10);
     for (int nt = 1; nt <= max_threads; nt++) {
         job jobs[64];
         pthread_t tids[64];

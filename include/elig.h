@@ -147,11 +147,29 @@ typedef struct elig_snap elig_snap;
  * err[errlen]. The same as elig_snap_open_ex(path, 0, ...). */
 int elig_snap_open(const char *path, elig_snap **out, char *err, size_t errlen);
 
-/* Flags of elig_snap_open_ex. */
-#define ELIG_SNAP_VERIFY 0x1u  /* check the SHA-256 of the whole file against its trailer before LMDB reads \
-                                  any page: ELIG_ECHECKSUM on a mismatch. Reads the whole file. */
+/* Flags of elig_snap_open_ex.
+ *
+ * ELIG_SNAP_VERIFY   check the SHA-256 of the whole file against its
+ *                    trailer before LMDB reads any page: ELIG_ECHECKSUM on a
+ *                    mismatch. Reads the whole file once.
+ * ELIG_SNAP_PRIVATE  serve a private copy: the file is copied into sealed
+ *                    anonymous memory (a memfd: no write, shrink or grow,
+ *                    ever) and everything reads the copy, so overwriting,
+ *                    truncating or rewriting the file afterwards changes
+ *                    nothing that is served and cannot crash the process.
+ *                    Costs the file's size in memory (counted as the
+ *                    process's shared memory, not evictable page cache) and
+ *                    the copy at open. With ELIG_SNAP_VERIFY the checksum is
+ *                    computed on the copy as it is made: no window between
+ *                    check and use. The copy asks for transparent huge
+ *                    pages (used if /sys/kernel/mm/transparent_hugepage/
+ *                    shmem_enabled allows them).
+ * Without flags the file is mapped as it is (tools, terminals): it must not
+ * be modified in place while open. */
+#define ELIG_SNAP_VERIFY 0x1u
+#define ELIG_SNAP_PRIVATE 0x2u
 
-/* elig_snap_open with flags (ELIG_SNAP_*). */
+/* elig_snap_open with flags (ELIG_SNAP_*); an unknown flag is ELIG_EINVAL. */
 int elig_snap_open_ex(const char *path, unsigned flags, elig_snap **out, char *err, size_t errlen);
 
 /* Checks the file at path against its checksum trailer: SHA-256 of every

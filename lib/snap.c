@@ -24,11 +24,13 @@
 #include "content.h"
 #include "index.h"
 #include "internal.h"
+#include "private.h"
 #include "record.h"
 #include "trailer.h"
 
 struct elig_snap {
     int fd;                   /* the file (or its private copy), held open */
+    bool private_copy;        /* fd is a sealed memfd (ELIG_SNAP_PRIVATE) */
     elig_trailer trailer;
     MDB_env *env;
     MDB_dbi meta_db, hh_db, nik_db, kks_db, idx_db;
@@ -172,6 +174,8 @@ static int load_index(elig_snap *s, MDB_txn *txn, const char *path, char *err, s
     if (p == MAP_FAILED)
         return fail(err, errlen, -errno, "%s: cannot map: %s", path, strerror(errno));
     s->map = p;
+    if (s->private_copy) /* shared memory: huge pages only if asked for */
+        madvise(p, s->maplen, MADV_HUGEPAGE);
     char why[128];
     int rc = elig_index_load_(&s->ix, txn, s->idx_db, s->map, s->maplen, why, sizeof why);
     return rc == 0 ? 0 : fail(err, errlen, rc, "%s: %s", path, why);
@@ -246,7 +250,7 @@ int elig_snap_open(const char *path, elig_snap **out, char *err, size_t errlen) 
 }
 
 int elig_snap_open_ex(const char *path, unsigned flags, elig_snap **out, char *err, size_t errlen) {
-    if (flags & ~(unsigned)ELIG_SNAP_VERIFY)
+    if (flags & ~(unsigned)(ELIG_SNAP_VERIFY | ELIG_SNAP_PRIVATE))
         return fail(err, errlen, ELIG_EINVAL, "%s: unknown open flags 0x%x", path, flags);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -270,7 +274,11 @@ int elig_snap_open_ex(const char *path, unsigned flags, elig_snap **out, char *e
      * the message that says what to do. */
     char why[256];
     int trc = elig_trailer_read(fd, &s->trailer, why, sizeof why), rc = 0;
-    if (trc == 0 && (flags & ELIG_SNAP_VERIFY))
+    if (trc == 0 && (flags & ELIG_SNAP_PRIVATE)) {
+        rc = elig_private_copy_(&s->fd, &s->trailer, (flags & ELIG_SNAP_VERIFY) != 0, path, err, errlen);
+        s->private_copy = rc == 0;
+    }
+    else if (trc == 0 && (flags & ELIG_SNAP_VERIFY))
         rc = check_sum(fd, &s->trailer, path, err, errlen);
     if (rc != 0)
         goto bad;

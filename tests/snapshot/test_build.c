@@ -816,6 +816,78 @@ static void content_hash_is_the_rows(void **state) {
     assert_string_not_equal(c, d);
 }
 
+/* ---- open modes ---------------------------------------------------------------- */
+
+static void write_over(const char *path, const char *data, size_t len) {
+    FILE *f = fopen(path, "r+b"); /* the same file, rewritten in place */
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* A snapshot opened ELIG_SNAP_PRIVATE answers from what it loaded after
+ * the file is overwritten in place with another snapshot (cp new live)
+ * and after it is truncated to nothing: no crash, same answers. */
+static void private_copy_survives_overwrite_and_truncate(void **state) {
+    tcase *t = *state;
+    const char *enr = ENR_HEADER KE ",PKH,2020-01,,300000,active\n";
+    assert_int_equal(build3(t, HH_HEADER KE R "6000000000000001,\n", MEM_HEADER "3201011501900001," KE ",,\n", enr,
+                            0.0, "live"),
+                     SNAP_BUILD_OK);
+    char live[400];
+    snprintf(live, sizeof live, "%s/live.mdb", t->dir);
+    assert_int_equal(rename(t->out, live), 0);
+    /* the other snapshot: another family, more rows, a bigger file */
+    size_t cap = 64 * 1000 + 64;
+    char *hh = malloc(cap);
+    size_t n = (size_t)snprintf(hh, cap, HH_HEADER);
+    for (int i = 0; i < 1000; i++)
+        n += (size_t)snprintf(hh + n, cap - n, "320101010102%04d,3301010001,suspended,,\n", i);
+    assert_int_equal(build3(t, hh, NULL, NULL, 0.0, "other"), SNAP_BUILD_OK);
+    free(hh);
+    size_t other_len, live_len;
+    char *other = slurp(t->out, &other_len), *orig = slurp(live, &live_len);
+    assert_true(other_len > live_len);
+
+    for (int mode = 0; mode < 2; mode++) {
+        elig_snap *s;
+        elig_reader *r;
+        char err[512];
+        unsigned flags = ELIG_SNAP_PRIVATE | (mode ? ELIG_SNAP_VERIFY : 0);
+        write_over(live, orig, live_len);
+        assert_int_equal(truncate(live, (off_t)live_len), 0);
+        assert_int_equal(elig_snap_open_ex(live, flags, &s, err, sizeof err), 0);
+        assert_int_equal(elig_reader_open(s, &r), 0);
+        elig_query q;
+        elig_answer a;
+        assert_int_equal(elig_query_parse(&q, "nik", 3, "3201011501900001", 16, "PKH", 3, "2024-06", 7), ELIG_QUERY_OK);
+        for (int step = 0; step < 3; step++) {
+            if (step == 1)
+                write_over(live, other, other_len); /* cp other.mdb live.mdb */
+            if (step == 2)
+                assert_int_equal(truncate(live, 0), 0); /* truncate -s 0 live.mdb */
+            assert_int_equal(elig_check(r, &q, &a), 0);
+            assert_int_equal(a.reason, ELIG_REASON_ELIGIBLE);
+            assert_int_equal(a.amount, 300000);
+            assert_int_equal(a.kk, id16(KE));
+            assert_string_equal(elig_snap_meta(s)->id, "live");
+            elig_snap_warm(s); /* reads every page of the copy */
+        }
+        elig_reader_close(r);
+        elig_snap_close(s);
+    }
+    /* a damaged file is refused by PRIVATE|VERIFY, its copy checked */
+    orig[live_len / 2] ^= 1;
+    write_over(live, orig, live_len);
+    elig_snap *s;
+    char err[512];
+    assert_int_equal(elig_snap_open_ex(live, ELIG_SNAP_PRIVATE | ELIG_SNAP_VERIFY, &s, err, sizeof err),
+                     ELIG_ECHECKSUM);
+    assert_non_null(strstr(err, "checksum mismatch"));
+    free(other);
+    free(orig);
+}
+
 /* ---- the id index ------------------------------------------------------------ */
 
 /* Enough families that the index's buckets overflow into their neighbours:
@@ -898,6 +970,7 @@ int main(void) {
         T(output_over_input_refused),
         T(every_id_resolves_through_the_index),
         T(content_hash_is_the_rows),
+        T(private_copy_survives_overwrite_and_truncate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
