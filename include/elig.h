@@ -138,6 +138,11 @@ typedef struct {
 
 typedef struct elig_snap elig_snap;
 
+/* A snapshot id as SPEC 4 and `elig-snapshot build --id` allow it: 1-64
+ * chars of A-Za-z0-9._:- (so it is safe in every answer, log line and
+ * file name). The builder and the reader both check it. */
+bool elig_valid_snapshot_id(const char *s, size_t n);
+
 /* Opens the snapshot file at path read-only and checks its checksum
  * trailer's presence and the file's length (a truncated or extended file is
  * ELIG_ECORRUPT), its schema version (ELIG_ESCHEMA) and metadata. Cost does

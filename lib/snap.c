@@ -77,6 +77,18 @@ static bool parse_u64(const MDB_val *v, uint64_t *out) {
     return true;
 }
 
+bool elig_valid_snapshot_id(const char *s, size_t n) {
+    if (n < 1 || n > ELIG_WIRE_SNAPSHOT_ID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == ':' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
 /* One metadata key into its field; false if the value is malformed. Unknown
  * keys are ignored so a later schema may add some. */
 static bool meta_field(elig_meta *m, const MDB_val *k, const MDB_val *v) {
@@ -88,8 +100,8 @@ static bool meta_field(elig_meta *m, const MDB_val *k, const MDB_val *v) {
         m->schema_version = (uint32_t)n;
         return true;
     }
-    if (KEY_IS(ELIG_META_ID))
-        return copy_str(m->id, sizeof m->id, v);
+    if (KEY_IS(ELIG_META_ID)) /* served in every answer and logged: as strict as the builder */
+        return elig_valid_snapshot_id(v->mv_data, v->mv_size) && copy_str(m->id, sizeof m->id, v);
     if (KEY_IS(ELIG_META_CREATED))
         return copy_str(m->created, sizeof m->created, v);
     if (KEY_IS(ELIG_META_HOUSEHOLDS))

@@ -159,6 +159,7 @@ typedef struct {
     long long hh_delta, member_delta; /* added to the true counts in "meta" */
     idx_damage idx;
     bool no_idx; /* leave the "idx" database out */
+    const char *id;        /* NULL: "test-snap-0001" */
     bool no_content;       /* leave content_sha256 out */
     bool no_trailer;       /* leave the checksum trailer off */
     uint64_t idx_buckets;  /* 0: as the builder sizes it; else a multiple of 64 */
@@ -437,7 +438,7 @@ static void write_snapshot(const char *path, const snap_spec *sp) {
     if (!sp->no_schema)
         put_meta(txn, meta, ELIG_META_SCHEMA, sp->schema ? sp->schema : "2");
     if (!sp->no_id)
-        put_meta(txn, meta, ELIG_META_ID, "test-snap-0001");
+        put_meta(txn, meta, ELIG_META_ID, sp->id ? sp->id : "test-snap-0001");
     put_meta(txn, meta, ELIG_META_CREATED, "2026-11-27T23:40:00Z");
     put_meta_count(txn, meta, ELIG_META_HOUSEHOLDS,
                    (long long)(sp->n_hh + sp->n_raw_hh) + sp->hh_delta);
@@ -1272,6 +1273,48 @@ static void test_open_counts(void **state) {
     open_spec_fails(f, "m-minus.mdb", &fewer_m, ELIG_ECORRUPT);
 }
 
+/* Issue 13 item 6: the reader took any 1-64 bytes as the snapshot id, and
+ * eligd served "\xff", ESC and newlines in every answer and log line. It
+ * now checks exactly what the builder checks. */
+static void test_open_snapshot_id_validated_like_the_builder(void **state) {
+    fixture *f = *state;
+    char max[65], over[66];
+    memset(max, 'x', 64), max[64] = '\0';
+    memset(over, 'x', 65), over[65] = '\0';
+    const char *bad[] = {"bad\xff\x1bid", "two\nlines", "a b", "a/b", over, "caf\xc3\xa9"};
+    for (size_t i = 0; i < N(bad); i++) {
+        snap_spec sp = {BASE_SPEC, .id = bad[i]};
+        char p[256], err[512] = "";
+        path_in(f, "bad-id.mdb", p, sizeof p);
+        write_snapshot(p, &sp);
+        elig_snap *s = NULL;
+        int rc = elig_snap_open(p, &s, err, sizeof err);
+        if (rc != ELIG_ECORRUPT) {
+            print_error("id #%zu: elig_snap_open = %d, want ELIG_ECORRUPT\n", i, rc);
+            if (rc == 0)
+                elig_snap_close(s);
+            fail();
+        }
+        assert_non_null(strstr(err, "snapshot_id"));
+        unlink(p);
+    }
+    const char *good[] = {max, "A.z_0:9-", "1"};
+    for (size_t i = 0; i < N(good); i++) {
+        snap_spec sp = {BASE_SPEC, .id = good[i]};
+        char p[256], err[512] = "";
+        path_in(f, "good-id.mdb", p, sizeof p);
+        write_snapshot(p, &sp);
+        elig_snap *s = NULL;
+        assert_int_equal(elig_snap_open(p, &s, err, sizeof err), 0);
+        assert_string_equal(elig_snap_meta(s)->id, good[i]);
+        elig_snap_close(s);
+        unlink(p);
+    }
+    assert_true(elig_valid_snapshot_id("x", 1));
+    assert_false(elig_valid_snapshot_id("x\0", 2));
+    assert_false(elig_valid_snapshot_id("", 0));
+}
+
 /* A damaged index header is refused at open, before any lookup. */
 static void test_open_bad_index(void **state) {
     fixture *f = *state;
@@ -1496,6 +1539,7 @@ int main(void) {
         cmocka_unit_test(test_open_schema),
         cmocka_unit_test(test_open_counts),
         cmocka_unit_test(test_open_bad_index),
+        cmocka_unit_test(test_open_snapshot_id_validated_like_the_builder),
         cmocka_unit_test(test_open_not_eligd),
         cmocka_unit_test(test_open_empty_snapshot),
         cmocka_unit_test(test_trailer),

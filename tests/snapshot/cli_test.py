@@ -116,7 +116,7 @@ class Cli(unittest.TestCase):
         r = run("--help")
         self.assertEqual(r.returncode, 0)
         for flag in ("--households", "--members", "--enrollments", "--out", "--rejects",
-                     "--max-reject-ratio", "--id", "--help", "--version", "info", "verify"):
+                     "--max-reject-ratio", "--id", "--mode", "--help", "--version", "info", "verify"):
             self.assertIn(flag, r.stdout)
         self.assertIn("PATH.rejects.csv", r.stdout)
         self.assertIn("default 0.01", r.stdout)
@@ -166,6 +166,9 @@ class Cli(unittest.TestCase):
         for ratio in ("1.5", "-0.1", "abc", "nan", "", "0.5x", "inf"):
             cases.append(["build", "--households", self.hh, "--members", self.mem,
                           "--enrollments", self.enr, "--out", self.out, "--max-reject-ratio", ratio])
+        for bad_mode in ("0800", "abc", "", "0400", "-1", "07777"):
+            cases.append(["build", "--households", self.hh, "--members", self.mem,
+                          "--enrollments", self.enr, "--out", self.out, "--mode", bad_mode])
         for bad_id in ("", "a b", "x" * 65, "a/b"):
             cases.append(["build", "--households", self.hh, "--members", self.mem,
                           "--enrollments", self.enr, "--out", self.out, "--id", bad_id])
@@ -177,6 +180,20 @@ class Cli(unittest.TestCase):
             self.assertTrue(r.stderr.startswith("elig-snapshot: "), r.stderr)
             self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
         self.assertFalse(os.path.exists(self.out))
+
+    def test_mode_flag_sets_permissions_whatever_the_umask(self):
+        old = os.umask(0)
+        try:
+            r = self.build("--rejects", os.path.join(self.dir, "rej.csv"))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(os.stat(self.out).st_mode & 0o7777, 0o640)
+            self.assertEqual(os.stat(os.path.join(self.dir, "rej.csv")).st_mode & 0o7777, 0o640)
+            r = self.build("--mode", "0660", "--rejects", os.path.join(self.dir, "rej.csv"))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(os.stat(self.out).st_mode & 0o7777, 0o660)
+            self.assertEqual(os.stat(os.path.join(self.dir, "rej.csv")).st_mode & 0o7777, 0o660)
+        finally:
+            os.umask(old)
 
     def test_ratio_bounds_are_usage_not_errors(self):
         for ratio in ("0", "1", "0.0", "1.0", "1e-3"):

@@ -776,6 +776,86 @@ static void output_over_input_refused(void **state) {
     free(enr);
 }
 
+/* ---- hardening (issue 13) ----------------------------------------------------- */
+
+static unsigned mode_of(const char *path) {
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return (unsigned)st.st_mode & 07777;
+}
+
+/* Issue 13 item 5: the snapshot (every NIK and its family) came out 0644,
+ * the rejects file 0644, or 0666 under umask 000. */
+static void snapshot_and_rejects_created_0640_whatever_the_umask(void **state) {
+    tcase *t = *state;
+    static const mode_t masks[] = {0, 022, 077};
+    for (size_t i = 0; i < 3; i++) {
+        mode_t old = umask(masks[i]);
+        unlink(t->out);
+        unlink(t->rejects);
+        int rc = build3(t, HH_HEADER KE R ",\n", NULL, NULL, 0.0, "m");
+        umask(old);
+        assert_int_equal(rc, SNAP_BUILD_OK);
+        if (mode_of(t->out) != 0640 || mode_of(t->rejects) != 0640)
+            fail_msg("umask %03o: snapshot %04o, rejects %04o, want 0640", (unsigned)masks[i], mode_of(t->out),
+                     mode_of(t->rejects));
+    }
+    /* an existing rejects file of another mode is brought to it too, and
+     * --mode chooses */
+    assert_int_equal(chmod(t->rejects, 0666), 0);
+    write_file(t, "households.csv", HH_HEADER KE R ",\n", -1);
+    write_file(t, "members.csv", MEM_HEADER, -1);
+    write_file(t, "enrollments.csv", ENR_HEADER, -1);
+    snap_build_opts o = {.input = {t->path[0], t->path[1], t->path[2]}, .out = t->out, .rejects = t->rejects,
+                         .mode = 0600};
+    assert_int_equal(snap_build(&o, &t->res, t->err, sizeof t->err), SNAP_BUILD_OK);
+    assert_int_equal(mode_of(t->out), 0600);
+    assert_int_equal(mode_of(t->rejects), 0600);
+}
+
+/* Issue 13 item 5: an output path that is a symbolic link was written
+ * through: --rejects pointing at another file overwrote it. Now refused;
+ * a link at the temp name or at --out is replaced, never followed. */
+static void outputs_never_follow_a_symlink(void **state) {
+    tcase *t = *state;
+    const char *victim = write_file(t, "victim.txt", "precious\n", -1);
+    char victim_path[300];
+    snprintf(victim_path, sizeof victim_path, "%s", victim);
+    assert_int_equal(symlink(victim_path, t->rejects), 0);
+    assert_int_equal(build3(t, HH_HEADER KE R ",\n", NULL, NULL, 0.0, "s"), SNAP_BUILD_ERROR);
+    assert_non_null(strstr(t->err, "symbolic link"));
+    assert_int_not_equal(access(t->out, F_OK), 0); /* nothing published */
+    unlink(t->rejects);
+    char tmp[400];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", t->out, (long)getpid()); /* the build runs in this process */
+    assert_int_equal(symlink(victim_path, tmp), 0);
+    assert_int_equal(symlink(victim_path, t->out), 0);
+    assert_int_equal(build3(t, HH_HEADER KE R ",\n", NULL, NULL, 0.0, "s"), SNAP_BUILD_OK);
+    char *v = slurp(victim_path, NULL);
+    assert_string_equal(v, "precious\n");
+    free(v);
+    struct stat st;
+    assert_int_equal(lstat(t->out, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_not_equal(access(tmp, F_OK), 0);
+}
+
+/* Issue 13 item 9: members.csv with CR-only line ends read as a header and
+ * nothing else ("read 0, accepted 0"): the data silently gone. */
+static void cr_only_line_endings_fail_the_build(void **state) {
+    tcase *t = *state;
+    const char *mem = "nik,kk,status,birth_date\r3201011501900001," KE ",,\r3201011501900002," KE ",,\r";
+    assert_int_equal(build3(t, HH_HEADER KE R ",\n", mem, NULL, 1.0, "cr"), SNAP_BUILD_ERROR);
+    assert_non_null(strstr(t->err, "members.csv:1: the header row holds a bare CR"));
+    assert_non_null(strstr(t->err, "CR-only line endings"));
+    assert_int_not_equal(access(t->out, F_OK), 0);
+    /* CRLF and a header-only file ending in one CR still build */
+    assert_int_equal(build3(t, HH_HEADER KE R ",\n", "nik,kk,status,birth_date\r\n3201011501900001," KE ",,\r\n", NULL,
+                            0.0, "crlf"),
+                     SNAP_BUILD_OK);
+    assert_int_equal(build3(t, HH_HEADER KE R ",\n", "nik,kk,status,birth_date\r", NULL, 0.0, "cr-end"), SNAP_BUILD_OK);
+}
+
 /* ---- content hash ------------------------------------------------------------ */
 
 static void content_of(tcase *t, char out[65]) {
@@ -970,6 +1050,9 @@ int main(void) {
         T(output_over_input_refused),
         T(every_id_resolves_through_the_index),
         T(content_hash_is_the_rows),
+        T(snapshot_and_rejects_created_0640_whatever_the_umask),
+        T(outputs_never_follow_a_symlink),
+        T(cr_only_line_endings_fail_the_build),
         T(private_copy_survives_overwrite_and_truncate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

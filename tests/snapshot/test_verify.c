@@ -294,6 +294,100 @@ static void index_damage_is_found(void **state) {
     }
 }
 
+/* ---- hardening (issue 13 item 7, issue 8) ---------------------------------- */
+
+/* Issue 13 item 7: verify called qsort(NULL, 0, ...) for a household with
+ * no enrollments seen before any with some: the UBSan build aborted on a
+ * valid snapshot (this test fails under the sanitizer pass without the
+ * fix). */
+static void verify_first_household_without_enrollments(void **state) {
+    tcase *t = *state;
+    const char *hh = HH_HEADER "3201010101010001,3201010001,active,,\n" KE ",3201010001,active,,\n";
+    const char *enr = ENR_HEADER KE ",PKH,2020-01,,1,active\n";
+    assert_int_equal(build3(t, hh, NULL, enr, 0.0, "noenr"), SNAP_BUILD_OK);
+    char ok[512], err[1024];
+    if (snap_verify(t->out, ok, sizeof ok, err, sizeof err) != 0)
+        fail_msg("%s", err);
+}
+
+/* The "hh" table's entry count as LMDB keeps it, in the main database's
+ * leaf: a node {u16 data size 48, u16 0, u16 F_SUBDATA, u16 key size 2},
+ * the key "hh", then the MDB_db record with md_entries at offset 32;
+ * replaced in the file's bytes (in every copy of the leaf the file holds). */
+static void set_hh_entries(const char *path, uint64_t now, uint64_t want) {
+    static const unsigned char node[8] = {48, 0, 0, 0, 2, 0, 2, 0};
+    size_t len;
+    unsigned char *d = (unsigned char *)slurp(path, &len);
+    size_t hits = 0;
+    for (size_t i = 8; i + 2 + 48 <= len; i++) {
+        if (d[i] == 'h' && d[i + 1] == 'h' && memcmp(d + i - 8, node, 8) == 0 && elig_rd64(d + i + 2 + 32) == now) {
+            elig_wr64(d + i + 2 + 32, want);
+            hits++;
+        }
+    }
+    assert_true(hits >= 1);
+    FILE *f = fopen(path, "wb");
+    assert_int_equal(fwrite(d, 1, len, f), len);
+    fclose(f);
+    free(d);
+}
+
+static void huge_households(MDB_txn *txn, MDB_dbi dbi) {
+    put_str(txn, dbi, ELIG_META_HOUSEHOLDS, "2305843009213693952"); /* 2^61 */
+}
+
+/* Issue 8: a crafted entry count made verify's (n + 1) * 8 wrap and then
+ * overflow a heap buffer. With the checksum resealed (an attacker can), it
+ * is refused with a message and no out-of-bounds write (ASan pass). */
+static void verify_huge_entry_count_does_not_overflow(void **state) {
+    tcase *t = *state;
+    for (int with_meta = 0; with_meta < 2; with_meta++) {
+        const char *path = copy_snapshot(t);
+        if (with_meta)
+            damage(path, ELIG_DB_META, 0, huge_households); /* the metadata agrees with the lie */
+        char err[1024] = "", ok[512];
+        assert_int_equal(snap_unseal(path, err, sizeof err), 0);
+        set_hh_entries(path, 2, UINT64_C(1) << 61);
+        assert_int_equal(snap_seal(path, err, sizeof err), 0);
+        assert_int_equal(snap_verify(path, ok, sizeof ok, err, sizeof err), -1);
+        assert_true(strstr(err, "do not match") || strstr(err, "index") || strstr(err, "statistics"));
+    }
+}
+
+/* Issue 8: single bits flipped in a small snapshot crashed eligd, changed
+ * answers or passed verify. Every copy with one flipped bit (anywhere:
+ * LMDB pages, index, metadata, trailer) must fail verify, and fail the
+ * verifying open that eligd --verify uses, without a crash. */
+static void verify_catches_every_flipped_bit(void **state) {
+    tcase *t = *state;
+    size_t len;
+    char *good = slurp(t->out, &len);
+    char *copy = malloc(len);
+    char path[400];
+    snprintf(path, sizeof path, "%s/flip.mdb", t->dir);
+    uint64_t x = 0x9E3779B97F4A7C15u;
+    for (int i = 0; i < 3000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t bit = (size_t)(x % ((uint64_t)len * 8));
+        if (i < 16) /* the trailer's bytes, for sure */
+            bit = (len - 128 + (size_t)i * 8) * 8 + (size_t)i % 8;
+        memcpy(copy, good, len);
+        copy[bit / 8] ^= (char)(1 << (bit % 8));
+        FILE *f = fopen(path, "wb");
+        assert_int_equal(fwrite(copy, 1, len, f), len);
+        fclose(f);
+        char ok[512], err[1024] = "";
+        if (snap_verify(path, ok, sizeof ok, err, sizeof err) != -1)
+            fail_msg("bit %zu flipped: verify passed", bit);
+        elig_snap *s;
+        int rc = elig_snap_open_ex(path, ELIG_SNAP_VERIFY, &s, err, sizeof err);
+        if (rc != ELIG_ECHECKSUM && rc != ELIG_ECORRUPT)
+            fail_msg("bit %zu flipped: verifying open gave %d (%s)", bit, rc, err);
+    }
+    free(copy);
+    free(good);
+}
+
 static void good_snapshot_verifies(void **state) {
     tcase *t = *state;
     char ok[512], err[1024];
@@ -378,6 +472,9 @@ int main(void) {
         T(damage_is_found),
         T(index_damage_is_found),
         T(flipped_byte_fails_checksum),
+        T(verify_first_household_without_enrollments),
+        T(verify_huge_entry_count_does_not_overflow),
+        T(verify_catches_every_flipped_bit),
         T(not_a_snapshot),
         T(info_prints_metadata),
     };

@@ -25,19 +25,7 @@
 
 #include "builder.h"
 
-bool snap_valid_id(const char *id) {
-    size_t n = strlen(id);
-    if (n < 1 || n > 64)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = id[i];
-        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-                  c == '_' || c == ':' || c == '-';
-        if (!ok)
-            return false;
-    }
-    return true;
-}
+bool snap_valid_id(const char *id) { return elig_valid_snapshot_id(id, strlen(id)); }
 
 double snap_now(void) {
     struct timespec ts;
@@ -228,7 +216,7 @@ static int publish(snap_builder *b, const snap_build_opts *o, const snap_meta_ou
     catch_signals();
     unlink(tmp_path_); /* a leftover of a killed build with our pid */
     tmp_live_ = 1;
-    int rc = snap_write_lmdb(b, tmp_path_, m, err, errlen);
+    int rc = snap_write_lmdb(b, tmp_path_, o->mode ? o->mode : SNAP_DEFAULT_MODE, m, err, errlen);
     if (rc == 0 && rename(tmp_path_, o->out) != 0) {
         snprintf(err, errlen, "%s: cannot rename into place: %s", o->out, strerror(errno));
         rc = -1;
@@ -415,7 +403,7 @@ static int run(snap_builder *b, const snap_build_opts *o, snap_build_result *res
         return SNAP_BUILD_ERROR;
     snap_stage("resolve", &t);
     counts(b, res);
-    if (snap_write_rejects(b, res->rejects, err, errlen) != 0)
+    if (snap_write_rejects(b, res->rejects, o->mode ? o->mode : SNAP_DEFAULT_MODE, err, errlen) != 0)
         return SNAP_BUILD_ERROR;
     snap_stage("rejects", &t);
     if (too_many_rejects(b, o->max_reject_ratio, err, errlen))

@@ -21,7 +21,12 @@ typedef struct {
     const char *id;                 /* NULL = derived from time and hashes */
     bool progress;                  /* progress line on stderr */
     time_t created;                 /* creation time; 0 = now */
+    unsigned mode;                  /* permissions of the snapshot and rejects files; 0 = 0640 */
 } snap_build_opts;
+
+/* Default permissions of what the builder writes: the owner and a group
+ * (eligd's), nobody else: it is personal data. */
+#define SNAP_DEFAULT_MODE 0640
 
 typedef struct {
     const char *name[SNAP_NFILES]; /* base names of the inputs */

@@ -163,9 +163,10 @@ void prog_free(prog_tab *t);
  * kks). 0 or -1. */
 int snap_resolve(snap_builder *b, char *err, size_t errlen);
 
-/* rejects.c: sorts each file's rejects and writes the rejects file. 0 or
- * -1 with err. */
-int snap_write_rejects(snap_builder *b, const char *path, char *err, size_t errlen);
+/* rejects.c: sorts each file's rejects and writes the rejects file (a
+ * regular file gets exactly `mode`; a symlink is refused, not followed). 0
+ * or -1 with err. */
+int snap_write_rejects(snap_builder *b, const char *path, unsigned mode, char *err, size_t errlen);
 
 /* write.c: the metadata strings, in the order they are stored. */
 typedef struct {
@@ -175,8 +176,11 @@ typedef struct {
     uint64_t households, members, enrollments;
 } snap_meta_out;
 
-/* Writes the snapshot to path (a new file) and syncs it. 0 or -1 with err. */
-int snap_write_lmdb(snap_builder *b, const char *path, const snap_meta_out *m, char *err, size_t errlen);
+/* Writes the snapshot to path (a new file, created with exactly `mode`;
+ * never through a symlink or over an existing file), seals it and syncs it.
+ * 0 or -1 with err. */
+int snap_write_lmdb(snap_builder *b, const char *path, unsigned mode, const snap_meta_out *m, char *err,
+                    size_t errlen);
 
 /* LMDB's code rc as words, naming the likely cause of a short write (a
  * full disk, a file size limit) on path. */

@@ -33,6 +33,9 @@ static void usage(FILE *f) {
             "  --id ID               snapshot id, 1-64 chars of A-Za-z0-9._:-\n"
             "                        (default: creation time and input hashes,\n"
             "                        e.g. 20261127T234000Z-1a2b3c4d)\n"
+            "  --mode MODE           permissions of the snapshot and rejects files,\n"
+            "                        octal, whatever the umask (default 0640); outputs\n"
+            "                        are never written through a symbolic link\n"
             "info     prints the snapshot's metadata, one `key: value` per line\n"
             "verify   re-checks every record and index of the snapshot; exit 1 with\n"
             "         the first problem found\n"
@@ -100,6 +103,12 @@ static int cmd_build(int argc, char **argv) {
             if (!snap_valid_id(v))
                 return usage_error("--id '%s': want 1-64 chars of A-Za-z0-9._:-", v);
             o.id = v;
+        } else if ((v = flag_value(argc, argv, &i, "--mode", &missing))) {
+            char *end;
+            unsigned long mode = strtoul(v, &end, 8);
+            if (!*v || *end || mode > 0777 || (mode & 0600) != 0600)
+                return usage_error("--mode '%s': want octal permissions from 0600 to 0777, e.g. 0640", v);
+            o.mode = (unsigned)mode;
         } else if ((v = flag_value(argc, argv, &i, "--max-reject-ratio", &missing))) {
             if (parse_ratio(v, &o.max_reject_ratio) != 0)
                 return usage_error("--max-reject-ratio '%s': want a number from 0 to 1", v);

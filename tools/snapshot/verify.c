@@ -110,6 +110,8 @@ static int cmp_program_start(const void *pa, const void *pb) {
  * stored in input order, so sort a copy by (programme, start): then any
  * overlap shows between neighbours. */
 static int check_overlaps(vctx *v, uint64_t kk, elig_enrollment *e, size_t n) {
+    if (n < 2) /* nothing to compare; and e is NULL until a household has some (qsort(NULL, 0) is UB) */
+        return 0;
     qsort(e, n, sizeof *e, cmp_program_start);
     for (size_t i = 1; i < n; i++) {
         if (e[i - 1].program_len != e[i].program_len ||
@@ -415,6 +417,12 @@ static int verify_tables(vctx *v, char *ok, size_t oklen) {
         return -1;
     if (mdb_stat(v->txn, v->hh, &hh) || mdb_stat(v->txn, v->nik, &nik) || mdb_stat(v->txn, v->kks, &kks))
         return bad(v, "cannot read table statistics");
+    /* The counts come from the file: each entry takes more than 16 bytes of
+     * it, so a count above maplen / 16 is a lie, and refusing it keeps
+     * (n + 1) * 16 far from wrapping. */
+    if (hh.ms_entries > v->maplen / 16 || nik.ms_entries > v->maplen / 16 || kks.ms_entries > v->maplen / 16)
+        return bad(v, "table statistics claim more entries than a file of %llu bytes can hold",
+                   (unsigned long long)v->maplen);
     v->hh_kk = malloc((hh.ms_entries + 1) * 8);
     v->hh_members = malloc((hh.ms_entries + 1) * 8);
     v->cards = malloc((hh.ms_entries + 1) * 16);

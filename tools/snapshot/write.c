@@ -8,6 +8,7 @@
  * whole map size. Transactions are committed every COMMIT_EVERY puts so
  * that dirty pages never pile up in memory. */
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,18 +259,42 @@ static size_t map_size(const snap_builder *b) {
     return (size_t)((size + (1u << 20) - 1) & ~(uint64_t)((1u << 20) - 1));
 }
 
-int snap_write_lmdb(snap_builder *b, const char *path, const snap_meta_out *m, char *err, size_t errlen) {
+/* Creates the new file ourselves, never through a symlink and never over
+ * an existing file (O_EXCL | O_NOFOLLOW), with exactly `mode` whatever the
+ * umask (fchmod): the snapshot holds every NIK with its family. LMDB then
+ * opens that very file through /proc/self/fd. */
+static int create_file(const char *path, unsigned mode, char *err, size_t errlen) {
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
+    if (fd < 0 || fchmod(fd, (mode_t)mode) != 0) {
+        snprintf(err, errlen, "%s: cannot create snapshot: %s", path,
+                 errno == EEXIST || errno == ELOOP ? "a file or symbolic link is in the way" : strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int snap_write_lmdb(snap_builder *b, const char *path, unsigned mode, const snap_meta_out *m, char *err,
+                    size_t errlen) {
     writer w = {.path = path, .err = err, .errlen = errlen};
+    int fd = create_file(path, mode, err, errlen);
+    if (fd < 0)
+        return -1;
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
     int rc = mdb_env_create(&w.env);
     if (rc == 0)
         rc = mdb_env_set_maxdbs(w.env, ELIG_DB_MAX);
     if (rc == 0)
         rc = mdb_env_set_mapsize(w.env, map_size(b));
     if (rc == 0)
-        rc = mdb_env_open(w.env, path, MDB_NOSUBDIR | MDB_NOLOCK | MDB_NOSYNC | MDB_NOTLS, 0644);
+        rc = mdb_env_open(w.env, access(proc, W_OK) == 0 ? proc : path,
+                          MDB_NOSUBDIR | MDB_NOLOCK | MDB_NOSYNC | MDB_NOTLS, (mode_t)mode);
     if (rc != 0) {
         fail(&w, "cannot create snapshot", rc);
         mdb_env_close(w.env);
+        close(fd);
         return -1;
     }
     rc = write_households(&w, b) || write_members(&w, b) || write_cards(&w, b);
@@ -294,6 +319,7 @@ int snap_write_lmdb(snap_builder *b, const char *path, const snap_meta_out *m, c
     /* MDB_NOSYNC: nothing is synced yet; the seal reads the file back,
      * appends the trailer and syncs everything once */
     mdb_env_close(w.env);
+    close(fd);
     if (rc == 0 && snap_seal(path, err, errlen) != 0)
         rc = -1;
     return rc ? -1 : 0;
