@@ -129,6 +129,7 @@ class Cli(unittest.TestCase):
             "households.csv: read 2, accepted 2, rejected 0",
             "members.csv: read 1, accepted 1, rejected 0",
             "enrollments.csv: read 1, accepted 1, rejected 0",
+            f"guard skipped: no previous snapshot (no --previous, nothing at {self.out})",
             f"snapshot snap-1 published at {self.out}",
             f"rejects written to {self.out}.rejects.csv",
         ])
@@ -259,7 +260,7 @@ class Cli(unittest.TestCase):
         self.assertEqual(self.build("--id", "old").returncode, 0)
         big = big_inputs(self.dir, 60000)
         args = [BIN, "build", "--households", big["households.csv"], "--members", big["members.csv"],
-                "--enrollments", big["enrollments.csv"], "--out", self.out, "--id", "new"]
+                "--enrollments", big["enrollments.csv"], "--out", self.out, "--id", "new", "--max-change", "1e9"]
         seen, mid_write = set(), 0
         # One kill while parsing, then kills at growing delays after the temp
         # file appears: while LMDB writes it, syncs it, just before the rename.
@@ -296,7 +297,7 @@ class Cli(unittest.TestCase):
         self.assertEqual(self.build("--id", "old").returncode, 0)
         big = big_inputs(self.dir, 60000)
         args = [BIN, "build", "--households", big["households.csv"], "--members", big["members.csv"],
-                "--enrollments", big["enrollments.csv"], "--out", self.out, "--id", "new"]
+                "--enrollments", big["enrollments.csv"], "--out", self.out, "--id", "new", "--max-change", "1e9"]
         for delay in (0.1, 0.3, 0.6):
             p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(delay)
