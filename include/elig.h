@@ -134,6 +134,8 @@ typedef struct {
     uint64_t households, members, enrollments;
     char sha256_households[65], sha256_members[65], sha256_enrollments[65];
     char content_sha256[65]; /* digest of the rows (docs/SNAPSHOT.md), lower-case hex */
+    char extract_of[ELIG_WIRE_SNAPSHOT_ID_MAX + 1]; /* an extract's source snapshot id; "" if not an extract */
+    char extract_regions[256];  /* an extract's region prefixes, comma-separated; "" if not an extract */
 } elig_meta;
 
 typedef struct elig_snap elig_snap;
@@ -176,6 +178,16 @@ int elig_snap_open(const char *path, elig_snap **out, char *err, size_t errlen);
 
 /* elig_snap_open with flags (ELIG_SNAP_*); an unknown flag is ELIG_EINVAL. */
 int elig_snap_open_ex(const char *path, unsigned flags, elig_snap **out, char *err, size_t errlen);
+
+/* Opens a signed snapshot (an offline extract, SPEC 10): everything
+ * elig_snap_open_ex(path, flags | ELIG_SNAP_VERIFY) does (every byte is
+ * checked: the signature covers the checksum), then requires a signature
+ * block made by the Ed25519 public key pubkey_pem (PEM text of pem_len
+ * bytes, as `openssl pkey -pubout` writes it) and valid for this file:
+ * ELIG_ESIGNATURE if it is unsigned, signed by another key, or altered
+ * since it was signed. */
+int elig_snap_open_signed(const char *path, unsigned flags, const char *pubkey_pem, size_t pem_len, elig_snap **out,
+                          char *err, size_t errlen);
 
 /* Checks the file at path against its checksum trailer: SHA-256 of every
  * byte it covers (reads the whole file; needs no elig_snap). 0,

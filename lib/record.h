@@ -55,6 +55,9 @@
 #define ELIG_META_SHA_MEMBERS "sha256_members"
 #define ELIG_META_SHA_ENROLLMENTS "sha256_enrollments"
 #define ELIG_META_CONTENT "content_sha256"
+#define ELIG_META_EXTRACT_OF "extract_of"           /* extracts only: source snapshot id */
+#define ELIG_META_EXTRACT_SOURCE "extract_source_content_sha256"
+#define ELIG_META_EXTRACT_REGIONS "extract_regions" /* extracts only: prefixes, comma-separated */
 
 #define ELIG_REC_HAS_KKS 0x01
 

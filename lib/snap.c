@@ -26,6 +26,7 @@
 #include "internal.h"
 #include "private.h"
 #include "record.h"
+#include "sign.h"
 #include "trailer.h"
 
 struct elig_snap {
@@ -116,6 +117,15 @@ static bool meta_field(elig_meta *m, const MDB_val *k, const MDB_val *v) {
         return copy_str(m->sha256_members, sizeof m->sha256_members, v);
     if (KEY_IS(ELIG_META_SHA_ENROLLMENTS))
         return copy_str(m->sha256_enrollments, sizeof m->sha256_enrollments, v);
+    if (KEY_IS(ELIG_META_EXTRACT_OF))
+        return elig_valid_snapshot_id(v->mv_data, v->mv_size) && copy_str(m->extract_of, sizeof m->extract_of, v);
+    if (KEY_IS(ELIG_META_EXTRACT_REGIONS)) {
+        for (size_t i = 0; i < v->mv_size; i++)
+            if (!(((const char *)v->mv_data)[i] >= '0' && ((const char *)v->mv_data)[i] <= '9') &&
+                ((const char *)v->mv_data)[i] != ',')
+                return false;
+        return copy_str(m->extract_regions, sizeof m->extract_regions, v);
+    }
     if (KEY_IS(ELIG_META_CONTENT))
         return v->mv_size == 64 && copy_str(m->content_sha256, sizeof m->content_sha256, v);
 #undef KEY_IS
@@ -261,7 +271,26 @@ int elig_snap_open(const char *path, elig_snap **out, char *err, size_t errlen) 
     return elig_snap_open_ex(path, 0, out, err, errlen);
 }
 
+static int open_impl(const char *path, unsigned flags, const unsigned char *pub, elig_snap **out, char *err,
+                     size_t errlen);
+
 int elig_snap_open_ex(const char *path, unsigned flags, elig_snap **out, char *err, size_t errlen) {
+    return open_impl(path, flags, NULL, out, err, errlen);
+}
+
+int elig_snap_open_signed(const char *path, unsigned flags, const char *pubkey_pem, size_t pem_len, elig_snap **out,
+                          char *err, size_t errlen) {
+    unsigned char pub[32];
+    char why[128];
+    if (!pubkey_pem || elig_pubkey_from_pem_(pubkey_pem, pem_len, pub, why, sizeof why) != 0)
+        return fail(err, errlen, ELIG_ESIGNATURE, "%s: public key: %s", path, pubkey_pem ? why : "none given");
+    /* the signature is over the trailer: it means something only if every
+     * byte matches the trailer, so the file is always checked in full */
+    return open_impl(path, flags | ELIG_SNAP_VERIFY, pub, out, err, errlen);
+}
+
+static int open_impl(const char *path, unsigned flags, const unsigned char *pub, elig_snap **out, char *err,
+                     size_t errlen) {
     if (flags & ~(unsigned)(ELIG_SNAP_VERIFY | ELIG_SNAP_PRIVATE))
         return fail(err, errlen, ELIG_EINVAL, "%s: unknown open flags 0x%x", path, flags);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -308,6 +337,8 @@ int elig_snap_open_ex(const char *path, unsigned flags, elig_snap **out, char *e
     }
     if ((rc = open_dbis(s, txn, path, err, errlen)) != 0 || (rc = read_meta(s, txn, path, err, errlen)) != 0 ||
         (trc != 0 && (rc = fail(err, errlen, trc, "%s: %s", path, why)) != 0) ||
+        (pub && elig_sig_check_(&s->trailer, s->meta.content_sha256, s->meta.id, pub, why, sizeof why) != 0 &&
+         (rc = fail(err, errlen, ELIG_ESIGNATURE, "%s: %s", path, why)) != 0) ||
         (rc = open_index_dbi(s, txn, path, err, errlen)) != 0 || (rc = load_index(s, txn, path, err, errlen)) != 0 ||
         (rc = check_counts(s, txn, path, err, errlen)) != 0) {
         mdb_txn_abort(txn);

@@ -23,10 +23,10 @@
  *   off 48  64 B Ed25519 signature of the message below
  *   off 112 16 B zero (reserved)
  *
- * The signed message is "eligd-snapshot-signature-v1\n" followed by the
- * 128 trailer bytes (which hold the file's length and SHA-256, and so
- * cover every metadata value and the content hash), then "\n" and, for
- * each metadata key in LMDB order, key "=" value "\n". */
+ * The signed message is "eligd-snapshot-signature-v1\n", the 128 trailer
+ * bytes (the file's length and SHA-256, which cover every byte of the
+ * metadata and the tables), then "content_sha256=" hex "\n" and
+ * "snapshot_id=" id "\n" (lib/sign.c). */
 #ifndef ELIG_TRAILER_H
 #define ELIG_TRAILER_H
 

@@ -16,6 +16,9 @@
 
 #include <cmocka.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "extract.h"
 
 #include "elig.h"
 #include "helpers.h"
@@ -968,6 +971,117 @@ static void private_copy_survives_overwrite_and_truncate(void **state) {
     free(orig);
 }
 
+/* ---- extracts and signatures (SPEC 10) ------------------------------------------ */
+
+/* An Ed25519 key pair: the private key's PEM into a file, the public key's
+ * PEM into pub (NUL-terminated). */
+static void make_key(const char *priv_path, char *pub, size_t cap) {
+    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    assert_non_null(k);
+    FILE *f = fopen(priv_path, "w");
+    assert_non_null(f);
+    assert_int_equal(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL), 1);
+    fclose(f);
+    BIO *b = BIO_new(BIO_s_mem());
+    assert_int_equal(PEM_write_bio_PUBKEY(b, k), 1);
+    int n = BIO_read(b, pub, (int)cap - 1);
+    assert_true(n > 0);
+    pub[n] = '\0';
+    BIO_free(b);
+    EVP_PKEY_free(k);
+}
+
+/* The extract answers every query of its families exactly as the source
+ * does, and knows nobody else; the library opens it only with the right
+ * signature. */
+static void extract_answers_as_the_source_and_needs_its_signature(void **state) {
+    tcase *t = *state;
+    enum { NF = 300 };
+    char *hh = malloc(NF * 80 + 64), *enr = malloc(NF * 160 + 64), *mem = malloc(NF * 60 + 64);
+    size_t hn = (size_t)sprintf(hh, HH_HEADER), en = (size_t)sprintf(enr, ENR_HEADER),
+           mn = (size_t)sprintf(mem, MEM_HEADER);
+    for (int i = 0; i < NF; i++) {
+        uint64_t kk = UINT64_C(3201010000000001) + (uint64_t)i * 3;
+        char card[17] = "";
+        if (i % 2 == 0)
+            snprintf(card, sizeof card, "61000000%08d", 10000000 + i);
+        hn += (size_t)sprintf(hh + hn, "%llu,%s,%s,%s,\n", (unsigned long long)kk,
+                              i % 3 == 0 ? "3273010001" : i % 3 == 1 ? "3201010001" : "3301010001",
+                              i % 7 ? "active" : "suspended", card);
+        en += (size_t)sprintf(enr + en, "%llu,PKH,2024-01,,%d,%s\n", (unsigned long long)kk, 1000 + i,
+                              i % 5 ? "active" : "suspended");
+        mn += (size_t)sprintf(mem + mn, "3201011501%02d%04d,%llu,%s,\n", i / 9000, i % 9000 + 1000,
+                              (unsigned long long)kk, i % 11 ? "" : "deceased");
+    }
+    assert_int_equal(build3(t, hh, mem, enr, 0.0, "src"), SNAP_BUILD_OK);
+    free(hh), free(enr), free(mem);
+    char ext[400], key[400], key2[400], pub[1024], pub2[1024], err[1024];
+    snprintf(ext, sizeof ext, "%s/ext.mdb", t->dir);
+    snprintf(key, sizeof key, "%s/k.pem", t->dir);
+    snprintf(key2, sizeof key2, "%s/k2.pem", t->dir);
+    snap_extract_opts xo = {.source = t->out, .regions = {"3273", "33"}, .nregions = 2, .out = ext, .id = "x1"};
+    snap_extract_result xr;
+    assert_int_equal(snap_extract(&xo, &xr, err, sizeof err), 0);
+    assert_int_equal(xr.households, 200); /* i % 3 == 0 or 2 */
+
+    opened src = open_snap(t->out), x = open_snap(ext);
+    assert_string_equal(elig_snap_meta(x.snap)->extract_of, "src");
+    assert_string_equal(elig_snap_meta(x.snap)->extract_regions, "3273,33");
+    static const char *kinds[] = {"kk", "nik", "kks"};
+    for (int i = 0; i < NF; i++) {
+        char id[3][17];
+        snprintf(id[0], 17, "%llu", (unsigned long long)(UINT64_C(3201010000000001) + (uint64_t)i * 3));
+        snprintf(id[1], 17, "3201011501%02d%04d", i / 9000, i % 9000 + 1000);
+        snprintf(id[2], 17, "61000000%08d", 10000000 + i);
+        for (int k = 0; k < 3; k++) {
+            elig_query q;
+            elig_answer a, b;
+            assert_int_equal(elig_query_parse(&q, kinds[k], strlen(kinds[k]), id[k], 16, "PKH", 3, "2024-06", 7),
+                             ELIG_QUERY_OK);
+            assert_int_equal(elig_check(src.r, &q, &a), 0);
+            assert_int_equal(elig_check(x.r, &q, &b), 0);
+            if (i % 3 == 1) { /* outside the extract's regions */
+                assert_int_equal(b.reason, ELIG_REASON_NOT_FOUND);
+                continue;
+            }
+            assert_int_equal(b.reason, a.reason);
+            assert_int_equal(b.found, a.found);
+            assert_int_equal(b.kk, a.kk);
+            assert_int_equal(b.region, a.region);
+            assert_int_equal(b.amount, a.amount);
+        }
+    }
+    close_snap(&src);
+    close_snap(&x);
+
+    make_key(key, pub, sizeof pub);
+    make_key(key2, pub2, sizeof pub2);
+    elig_snap *s;
+    assert_int_equal(elig_snap_open_signed(ext, 0, pub, strlen(pub), &s, err, sizeof err), ELIG_ESIGNATURE);
+    assert_non_null(strstr(err, "unsigned"));
+    assert_int_equal(snap_sign(ext, key, err, sizeof err), 0);
+    assert_int_equal(elig_snap_open_signed(ext, 0, pub, strlen(pub), &s, err, sizeof err), 0);
+    elig_snap_close(s);
+    assert_int_equal(elig_snap_open_signed(ext, ELIG_SNAP_PRIVATE, pub, strlen(pub), &s, err, sizeof err), 0);
+    elig_snap_close(s);
+    assert_int_equal(elig_snap_open_signed(ext, 0, pub2, strlen(pub2), &s, err, sizeof err), ELIG_ESIGNATURE);
+    assert_non_null(strstr(err, "another key"));
+    assert_int_equal(elig_snap_open_signed(ext, 0, "junk", 4, &s, err, sizeof err), ELIG_ESIGNATURE);
+    assert_int_equal(elig_snap_open(ext, &s, err, sizeof err), 0); /* plain open ignores the signature */
+    elig_snap_close(s);
+    size_t len;
+    char *data = slurp(ext, &len);
+    for (size_t at = 0; at < len; at += len / 7 + 1) {
+        data[at] ^= 4;
+        const char *p = write_file(t, "flipped.mdb", data, (long)len);
+        int rc = elig_snap_open_signed(p, 0, pub, strlen(pub), &s, err, sizeof err);
+        if (rc >= 0)
+            fail_msg("byte %zu of %zu flipped: opened", at, len);
+        data[at] ^= 4;
+    }
+    free(data);
+}
+
 /* ---- the id index ------------------------------------------------------------ */
 
 /* Enough families that the index's buckets overflow into their neighbours:
@@ -1054,6 +1168,7 @@ int main(void) {
         T(outputs_never_follow_a_symlink),
         T(cr_only_line_endings_fail_the_build),
         T(private_copy_survives_overwrite_and_truncate),
+        T(extract_answers_as_the_source_and_needs_its_signature),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

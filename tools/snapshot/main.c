@@ -11,6 +11,7 @@
 #include "build.h"
 #include "compare.h"
 #include "elig.h"
+#include "extract.h"
 #include "verify.h"
 
 #define PROG "elig-snapshot"
@@ -21,8 +22,10 @@ static void usage(FILE *f) {
             "                     [--rejects F] [--max-reject-ratio R] [--id ID] [--mode MODE]\n"
             "                     [--previous PATH] [--guard-period YYYY-MM] [--max-change R]\n"
             "       " PROG " info PATH\n"
-            "       " PROG " verify PATH\n"
+            "       " PROG " verify PATH [--pubkey PUBLIC.pem]\n"
             "       " PROG " diff OLD NEW [--period YYYY-MM] [--json]\n"
+            "       " PROG " extract SNAPSHOT --region PREFIX [--region PREFIX ...] --out PATH [--id ID]\n"
+            "       " PROG " sign PATH --key PRIVATE.pem\n"
             "\n"
             "build    reads the three registry CSV files (SPEC section 1) and publishes\n"
             "         an LMDB snapshot at PATH atomically (temp file, sync, rename).\n"
@@ -51,12 +54,22 @@ static void usage(FILE *f) {
             "info     prints the snapshot's metadata, one `key: value` per line\n"
             "verify   checks the file's checksum, then re-checks every record, the index\n"
             "         and the content hash; exit 1 with the first problem found\n"
+            "  --pubkey PUBLIC.pem   also require an Ed25519 signature by this key\n"
             "diff     what changed from OLD to NEW: rows added, removed and changed per\n"
             "         table; per programme and per province (first two region digits),\n"
             "         families eligible in OLD and NEW, gained, lost, and the change of\n"
             "         the month's total amount\n"
             "  --period M            the month, YYYY-MM (default: the current month, UTC)\n"
             "  --json                one JSON object instead of the tables\n"
+            "extract  a snapshot of the same schema holding only the families whose\n"
+            "         region starts with one of the prefixes, their members and cards\n"
+            "  --region PREFIX       kode wilayah prefix, 1-10 digits (32, 3273, ...);\n"
+            "                        repeat for several (at most 32)\n"
+            "  --out PATH            the extract, published atomically, mode 0640\n"
+            "  --id ID               its id (default: x + time + 8 hex digits)\n"
+            "sign     signs the snapshot with an Ed25519 key (a block after its checksum\n"
+            "         trailer; the file is replaced atomically)\n"
+            "  --key PRIVATE.pem     as `openssl genpkey -algorithm ed25519` writes it\n"
             "\n"
             "  --help                this text\n"
             "  --version             version\n");
@@ -197,16 +210,34 @@ static int cmd_build(int argc, char **argv) {
 }
 
 static int cmd_path(int argc, char **argv, bool verify) {
-    if (argc != 3)
+    const char *path = NULL, *pubkey = NULL;
+    for (int i = 2; i < argc; i++) {
+        int missing = 0;
+        const char *v;
+        if (verify && (v = flag_value(argc, argv, &i, "--pubkey", &missing)))
+            pubkey = v;
+        else if (missing)
+            return usage_error("%s needs a value", argv[i]);
+        else if (argv[i][0] == '-' && argv[i][1] == '-')
+            return usage_error("unknown argument '%s'", argv[i]);
+        else if (!path)
+            path = argv[i];
+        else
+            return usage_error("%s takes exactly one PATH", argv[1]);
+    }
+    if (!path)
         return usage_error("%s takes exactly one PATH", argv[1]);
-    const char *path = argv[2];
     char err[8192], ok[512];
     if (verify) {
         if (snap_verify(path, ok, sizeof ok, err, sizeof err) != 0) {
             fprintf(stderr, PROG ": verify %s: %s\n", path, err);
             return 1;
         }
-        printf("%s\n", ok);
+        if (pubkey && snap_check_signature(path, pubkey, err, sizeof err) != 0) {
+            fprintf(stderr, PROG ": verify %s: signature: %s\n", path, err);
+            return 1;
+        }
+        printf("%s%s\n", ok, pubkey ? ", signed by the given key" : "");
         return 0;
     }
     if (snap_info(path, stdout, err, sizeof err) != 0) {
@@ -257,6 +288,75 @@ static int cmd_diff(int argc, char **argv) {
     return 0;
 }
 
+static int cmd_extract(int argc, char **argv) {
+    snap_extract_opts o = {.source = NULL};
+    for (int i = 2; i < argc; i++) {
+        int missing = 0;
+        const char *v;
+        if ((v = flag_value(argc, argv, &i, "--region", &missing))) {
+            size_t n = strlen(v);
+            if (n < 1 || n > 10 || strspn(v, "0123456789") != n)
+                return usage_error("--region '%s': want a kode wilayah prefix, 1-10 digits", v);
+            if (o.nregions == SNAP_EXTRACT_MAX_REGIONS)
+                return usage_error("%s", "too many --region prefixes (at most 32)");
+            o.regions[o.nregions++] = v;
+        } else if ((v = flag_value(argc, argv, &i, "--out", &missing))) {
+            o.out = v;
+        } else if ((v = flag_value(argc, argv, &i, "--id", &missing))) {
+            if (!snap_valid_id(v))
+                return usage_error("--id '%s': want 1-64 chars of A-Za-z0-9._:-", v);
+            o.id = v;
+        } else if (missing) {
+            return usage_error("%s needs a value", argv[i]);
+        } else if (argv[i][0] == '-' && argv[i][1] == '-') {
+            return usage_error("extract: unknown argument '%s'", argv[i]);
+        } else if (!o.source) {
+            o.source = argv[i];
+        } else {
+            return usage_error("extract takes one SNAPSHOT, not also '%s'", argv[i]);
+        }
+    }
+    if (!o.source || !o.out || o.nregions == 0)
+        return usage_error("%s", "extract needs SNAPSHOT, --region PREFIX and --out PATH");
+    snap_extract_result res;
+    char err[8192];
+    if (snap_extract(&o, &res, err, sizeof err) != 0) {
+        fprintf(stderr, PROG ": extract %s: %s\n", o.source, err);
+        return 1;
+    }
+    printf("extract %s published at %s: %llu households, %llu members, %llu enrollments, %llu kks cards\n",
+           res.id, o.out, (unsigned long long)res.households, (unsigned long long)res.members,
+           (unsigned long long)res.enrollments, (unsigned long long)res.cards);
+    return 0;
+}
+
+static int cmd_sign(int argc, char **argv) {
+    const char *path = NULL, *key = NULL;
+    for (int i = 2; i < argc; i++) {
+        int missing = 0;
+        const char *v;
+        if ((v = flag_value(argc, argv, &i, "--key", &missing)))
+            key = v;
+        else if (missing)
+            return usage_error("%s needs a value", argv[i]);
+        else if (argv[i][0] == '-' && argv[i][1] == '-')
+            return usage_error("sign: unknown argument '%s'", argv[i]);
+        else if (!path)
+            path = argv[i];
+        else
+            return usage_error("sign takes one PATH, not also '%s'", argv[i]);
+    }
+    if (!path || !key)
+        return usage_error("%s", "sign needs PATH and --key PRIVATE.pem");
+    char err[8192];
+    if (snap_sign(path, key, err, sizeof err) != 0) {
+        fprintf(stderr, PROG ": sign %s: %s\n", path, err);
+        return 1;
+    }
+    printf("signed %s\n", path);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2)
         return usage_error("%s", "missing command");
@@ -279,5 +379,9 @@ int main(int argc, char **argv) {
         return cmd_path(argc, argv, true);
     if (strcmp(cmd, "diff") == 0)
         return cmd_diff(argc, argv);
+    if (strcmp(cmd, "extract") == 0)
+        return cmd_extract(argc, argv);
+    if (strcmp(cmd, "sign") == 0)
+        return cmd_sign(argc, argv);
     return usage_error("unknown command '%s'", cmd);
 }

@@ -36,6 +36,9 @@ int snap_info(const char *path, FILE *out, char *err, size_t errlen) {
             (unsigned long long)m->members, ELIG_META_ENROLLMENTS, (unsigned long long)m->enrollments,
             ELIG_META_SHA_HOUSEHOLDS, m->sha256_households, ELIG_META_SHA_MEMBERS, m->sha256_members,
             ELIG_META_SHA_ENROLLMENTS, m->sha256_enrollments, ELIG_META_CONTENT, m->content_sha256);
+    if (m->extract_of[0])
+        fprintf(out, "%s: %s\n%s: %s\n", ELIG_META_EXTRACT_OF, m->extract_of, ELIG_META_EXTRACT_REGIONS,
+                m->extract_regions);
     elig_snap_close(s);
     return 0;
 }
