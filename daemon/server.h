@@ -31,6 +31,8 @@ typedef struct {
     uint64_t idle_timeout_ms;
     uint64_t drain_timeout_ms;
     bool warm;
+    bool verify;        /* --verify */
+    bool snapshot_copy; /* --snapshot-load copy (the default) or map */
     const char *ready_file;
     const char *metrics_host; /* --metrics-listen; NULL: no metrics listener */
     int metrics_port;

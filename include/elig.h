@@ -33,6 +33,9 @@
 #define ELIG_VERSION_PATCH 0
 #define ELIG_VERSION_STRING "0.1.0"
 
+/* Distinct programme names a snapshot may hold (elig_meta.programs). */
+#define ELIG_PROGRAMS_MAX 256
+
 /* Snapshot schema this library reads and writes (2: the id index of
  * docs/SNAPSHOT.md; schema 1 files are refused with ELIG_ESCHEMA). */
 #define ELIG_SCHEMA_VERSION 2
@@ -136,6 +139,11 @@ typedef struct {
     char content_sha256[65]; /* digest of the rows (docs/SNAPSHOT.md), lower-case hex */
     char extract_of[ELIG_WIRE_SNAPSHOT_ID_MAX + 1]; /* an extract's source snapshot id; "" if not an extract */
     char extract_regions[256];  /* an extract's region prefixes, comma-separated; "" if not an extract */
+    /* The distinct programme names of its enrollments, sorted bytewise,
+     * comma-separated ("" if none); has_programs false if the file does not
+     * say (see elig_snap_programs). */
+    char programs[ELIG_PROGRAMS_MAX * (ELIG_WIRE_PROGRAM_MAX + 1)];
+    bool has_programs;
 } elig_meta;
 
 typedef struct elig_snap elig_snap;
@@ -202,6 +210,10 @@ int elig_snap_check_file(const char *path, char *err, size_t errlen);
  * find tables that no longer match their metadata. 0 or a negative code
  * (ELIG_ECORRUPT for a malformed record). Any thread; no reader needed. */
 int elig_snap_content_sha256(const elig_snap *snap, char out[65]);
+/* The programme names the snapshot holds, sorted: (*names)[0..n), each
+ * NUL-terminated, valid while snap is open. Returns n (0 if it holds no
+ * enrollment), or -1 if the file does not record them. */
+int elig_snap_programs(const elig_snap *snap, const char *const **names);
 /* Closes the snapshot. All its readers must be closed first. */
 void elig_snap_close(elig_snap *snap);
 /* Metadata; valid while snap is open. */

@@ -23,6 +23,9 @@
 #include "record.h"
 #include "trailer.h"
 
+/* walk()'s own code for a programme set over ELIG_PROGRAMS_MAX. */
+#define ELIG_E2BIG_PROGRAMS (-E2BIG)
+
 static int say(char *why, size_t whylen, int code, const char *msg) {
     if (why && whylen)
         snprintf(why, whylen, "%s", msg);
@@ -54,7 +57,37 @@ typedef struct {
     unsigned char buf[1 << 16];
     size_t n;
     int ok;
+    /* The distinct programme names seen, kept sorted (a handful in
+     * practice: one binary search per enrollment). */
+    char names[ELIG_PROGRAMS_MAX][ELIG_WIRE_PROGRAM_MAX + 1];
+    int nnames;
 } hasher;
+
+static int name_cmp(const char *a, const char *p, uint8_t n) {
+    int c = strncmp(a, p, n);
+    return c ? c : (a[n] != '\0');
+}
+
+/* Adds a programme name to the sorted set; false if the set is full. */
+static bool note_program(hasher *h, const char *p, uint8_t n) {
+    int lo = 0, hi = h->nnames;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2, c = name_cmp(h->names[mid], p, n);
+        if (c == 0)
+            return true;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (h->nnames == ELIG_PROGRAMS_MAX)
+        return false;
+    memmove(h->names[lo + 1], h->names[lo], (size_t)(h->nnames - lo) * sizeof h->names[0]);
+    memcpy(h->names[lo], p, n);
+    h->names[lo][n] = '\0';
+    h->nnames++;
+    return true;
+}
 
 static void put(hasher *h, const void *p, size_t n) {
     if (h->n + n > sizeof h->buf) {
@@ -112,6 +145,8 @@ static int household(hasher *h, const MDB_val *v, elig_enrollment **enr, size_t 
         put32(h, e->end);
         put32(h, e->amount);
         put8(h, (uint8_t)e->status);
+        if (!note_program(h, e->program, e->program_len))
+            return ELIG_E2BIG_PROGRAMS;
     }
     return 0;
 }
@@ -148,16 +183,20 @@ static int walk(hasher *h, MDB_txn *txn, MDB_dbi dbi, bool members, char *why, s
         return 0;
     if (rc == ELIG_ENOMEM)
         return say(why, whylen, rc, "out of memory");
+    if (rc == ELIG_E2BIG_PROGRAMS)
+        return say(why, whylen, ELIG_ECORRUPT, "more than 256 distinct programme names");
     return say(why, whylen, rc == ELIG_ECORRUPT ? rc : ELIG_EIO,
                members ? "a member record is malformed" : "a household record is malformed");
 }
 
-int elig_content_sha256_(MDB_txn *txn, MDB_dbi hh, MDB_dbi nik, unsigned char out[32], char *why, size_t whylen) {
+int elig_content_sha256_(MDB_txn *txn, MDB_dbi hh, MDB_dbi nik, unsigned char out[32], char *programs,
+                         char *why, size_t whylen) {
     hasher *h = malloc(sizeof *h);
     if (!h)
         return say(why, whylen, ELIG_ENOMEM, "out of memory");
     h->ctx = EVP_MD_CTX_new();
     h->n = 0;
+    h->nnames = 0;
     h->ok = h->ctx && EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL);
     put(h, ELIG_CONTENT_DOMAIN, strlen(ELIG_CONTENT_DOMAIN));
     int rc = walk(h, txn, hh, false, why, whylen);
@@ -167,6 +206,12 @@ int elig_content_sha256_(MDB_txn *txn, MDB_dbi hh, MDB_dbi nik, unsigned char ou
     h->ok = h->ok && EVP_DigestUpdate(h->ctx, h->buf, h->n) && EVP_DigestFinal_ex(h->ctx, out, &len);
     if (rc == 0 && !h->ok)
         rc = say(why, whylen, ELIG_ENOMEM, "SHA-256 failed");
+    if (rc == 0 && programs) {
+        size_t at = 0;
+        programs[0] = '\0';
+        for (int i = 0; i < h->nnames; i++)
+            at += (size_t)snprintf(programs + at, ELIG_PROGRAMS_TEXT_MAX - at, "%s%s", i ? "," : "", h->names[i]);
+    }
     EVP_MD_CTX_free(h->ctx);
     free(h);
     return rc;

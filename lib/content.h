@@ -11,9 +11,12 @@
 
 /* Walks "hh" (households, each followed by its enrollments sorted by
  * programme then start) and "nik" (members) in key order and hashes their
- * canonical rows. 0, or ELIG_ECORRUPT / ELIG_EIO / ELIG_ENOMEM with a
- * reason in why[whylen]. */
-int elig_content_sha256_(MDB_txn *txn, MDB_dbi hh, MDB_dbi nik, unsigned char out[32], char *why, size_t whylen);
+ * canonical rows. If programs is not NULL, it also receives the distinct
+ * programme names of the enrollments, sorted bytewise and comma-separated
+ * (the metadata key "programs"), in programs[ELIG_PROGRAMS_TEXT_MAX]. 0, or
+ * ELIG_ECORRUPT / ELIG_EIO / ELIG_ENOMEM with a reason in why[whylen]. */
+int elig_content_sha256_(MDB_txn *txn, MDB_dbi hh, MDB_dbi nik, unsigned char out[32], char *programs,
+                         char *why, size_t whylen);
 
 /* 32 bytes as 64 lower-case hex digits and a NUL. */
 void elig_hex32_(const unsigned char in[32], char out[65]);

@@ -55,6 +55,8 @@
 #define ELIG_META_SHA_MEMBERS "sha256_members"
 #define ELIG_META_SHA_ENROLLMENTS "sha256_enrollments"
 #define ELIG_META_CONTENT "content_sha256"
+#define ELIG_META_PROGRAMS "programs" /* distinct programme names, sorted, comma-separated */
+#define ELIG_PROGRAMS_TEXT_MAX (ELIG_PROGRAMS_MAX * (ELIG_WIRE_PROGRAM_MAX + 1))
 #define ELIG_META_EXTRACT_OF "extract_of"           /* extracts only: source snapshot id */
 #define ELIG_META_EXTRACT_SOURCE "extract_source_content_sha256"
 #define ELIG_META_EXTRACT_REGIONS "extract_regions" /* extracts only: prefixes, comma-separated */

@@ -40,6 +40,10 @@ struct elig_snap {
     const unsigned char *map; /* our own map of the file: the query path */
     uint64_t maplen;          /* its length: the bytes LMDB uses, all inside the file */
     elig_index ix;
+    /* elig_snap_programs: the names, split out of meta.programs. */
+    char prog_buf[ELIG_PROGRAMS_TEXT_MAX];
+    const char *prog[ELIG_PROGRAMS_MAX];
+    int nprog; /* -1: the file does not say */
 };
 
 struct elig_reader {
@@ -91,6 +95,29 @@ bool elig_valid_snapshot_id(const char *s, size_t n) {
     return true;
 }
 
+/* "programs": valid names, comma-separated, strictly increasing, at most
+ * ELIG_PROGRAMS_MAX; "" for none. */
+static bool valid_programs(const char *s) {
+    const char *prev = NULL;
+    size_t prev_n = 0;
+    int n = 0;
+    while (*s) {
+        size_t len = strcspn(s, ",");
+        if (!elig_valid_program(s, len) || ++n > ELIG_PROGRAMS_MAX)
+            return false;
+        if (prev) {
+            int c = memcmp(prev, s, prev_n < len ? prev_n : len);
+            if (c > 0 || (c == 0 && prev_n >= len))
+                return false;
+        }
+        prev = s, prev_n = len;
+        s += len;
+        if (*s == ',' && !*++s)
+            return false; /* a trailing comma */
+    }
+    return true;
+}
+
 /* One metadata key into its field; false if the value is malformed. Unknown
  * keys are ignored so a later schema may add some. */
 static bool meta_field(elig_meta *m, const MDB_val *k, const MDB_val *v) {
@@ -127,6 +154,14 @@ static bool meta_field(elig_meta *m, const MDB_val *k, const MDB_val *v) {
                 return false;
         return copy_str(m->extract_regions, sizeof m->extract_regions, v);
     }
+    if (KEY_IS(ELIG_META_PROGRAMS)) {
+        if (v->mv_size >= sizeof m->programs)
+            return false;
+        memcpy(m->programs, v->mv_data, v->mv_size);
+        m->programs[v->mv_size] = '\0';
+        m->has_programs = true;
+        return valid_programs(m->programs);
+    }
     if (KEY_IS(ELIG_META_CONTENT))
         return v->mv_size == 64 && copy_str(m->content_sha256, sizeof m->content_sha256, v);
 #undef KEY_IS
@@ -162,6 +197,15 @@ static int read_meta(elig_snap *s, MDB_txn *txn, const char *path, char *err, si
         return fail(err, errlen, ELIG_ECORRUPT,
                     "%s: metadata lacks the snapshot id, creation time or content hash", path);
     return 0;
+}
+
+static void split_programs(elig_snap *s);
+
+static int read_meta_split(elig_snap *s, MDB_txn *txn, const char *path, char *err, size_t errlen) {
+    int rc = read_meta(s, txn, path, err, errlen);
+    if (rc == 0)
+        split_programs(s);
+    return rc;
 }
 
 /* The row counts in the metadata must match the tables: a cheap check (one
@@ -336,7 +380,7 @@ static int open_impl(const char *path, unsigned flags, const unsigned char *pub,
         rc = fail(err, errlen, ELIG_EIO, "%s: %s", path, mdb_strerror(rc));
         goto bad;
     }
-    if ((rc = open_dbis(s, txn, path, err, errlen)) != 0 || (rc = read_meta(s, txn, path, err, errlen)) != 0 ||
+    if ((rc = open_dbis(s, txn, path, err, errlen)) != 0 || (rc = read_meta_split(s, txn, path, err, errlen)) != 0 ||
         (trc != 0 && (rc = fail(err, errlen, trc, "%s: %s", path, why)) != 0) ||
         (pub && elig_sig_check_(&s->trailer, s->meta.content_sha256, s->meta.id, pub, why, sizeof why) != 0 &&
          (rc = fail(err, errlen, ELIG_ESIGNATURE, "%s: %s", path, why)) != 0) ||
@@ -370,6 +414,26 @@ void elig_snap_close(elig_snap *snap) {
 }
 
 const elig_meta *elig_snap_meta(const elig_snap *snap) { return &snap->meta; }
+
+/* Splits meta.programs (checked by elig_valid_programs_) into names. */
+static void split_programs(elig_snap *s) {
+    s->nprog = -1;
+    if (!s->meta.has_programs)
+        return;
+    memcpy(s->prog_buf, s->meta.programs, sizeof s->prog_buf);
+    s->nprog = 0;
+    for (char *p = s->prog_buf; *p && s->nprog < ELIG_PROGRAMS_MAX;) {
+        s->prog[s->nprog++] = p;
+        p += strcspn(p, ",");
+        if (*p)
+            *p++ = '\0';
+    }
+}
+
+int elig_snap_programs(const elig_snap *snap, const char *const **names) {
+    *names = snap->prog;
+    return snap->nprog;
+}
 
 /* Warms the map the queries read (ours; LMDB's is only for metadata and
  * ordered walks). */
@@ -466,7 +530,7 @@ int elig_snap_content_sha256(const elig_snap *snap, char out[65]) {
     unsigned char d[32];
     if (mdb_txn_begin(snap->env, NULL, MDB_RDONLY, &txn) != 0)
         return ELIG_EIO;
-    int rc = elig_content_sha256_(txn, snap->hh_db, snap->nik_db, d, NULL, 0);
+    int rc = elig_content_sha256_(txn, snap->hh_db, snap->nik_db, d, NULL, NULL, 0);
     mdb_txn_abort(txn);
     if (rc == 0)
         elig_hex32_(d, out);

@@ -292,6 +292,15 @@ def build_snapshot(workdir, snap_id, out=None, variant="A", households=None,
     return out
 
 
+def snapshot_info(path):
+    """`elig-snapshot info PATH` as a dict of its `key: value` lines."""
+    p = subprocess.run([ELIG_SNAPSHOT, "info", path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=60)
+    if p.returncode != 0:
+        raise AssertionError("elig-snapshot info %s: exit %d: %s" % (path, p.returncode, p.stderr))
+    return dict(ln.split(": ", 1) for ln in p.stdout.decode().splitlines() if ": " in ln)
+
+
 def copy_with_schema(src, dst, version=b"7"):
     """Copies the snapshot src to dst with its schema version rewritten to
     `version` (one ASCII digit), for the unknown-schema tests. Relies on

@@ -185,11 +185,12 @@ static int write_meta(MDB_env *env, const elig_meta *src, const snap_extract_opt
     MDB_dbi hh, nik;
     unsigned char d[32];
     char content[65], why[200] = "", schema[12], n1[24], n2[24], n3[24], regions[256];
+    char programs[ELIG_PROGRAMS_TEXT_MAX];
     int rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
     if (rc == 0) {
         rc = mdb_dbi_open(txn, ELIG_DB_HH, MDB_INTEGERKEY, &hh) || mdb_dbi_open(txn, ELIG_DB_NIK, MDB_INTEGERKEY, &nik)
                  ? ELIG_EIO
-                 : elig_content_sha256_(txn, hh, nik, d, why, sizeof why);
+                 : elig_content_sha256_(txn, hh, nik, d, programs, why, sizeof why);
         mdb_txn_abort(txn);
     }
     if (rc != 0)
@@ -212,7 +213,8 @@ static int write_meta(MDB_env *env, const elig_meta *src, const snap_extract_opt
              put_meta(&o, ELIG_META_SHA_HOUSEHOLDS, src->sha256_households) ||
              put_meta(&o, ELIG_META_SHA_MEMBERS, src->sha256_members) ||
              put_meta(&o, ELIG_META_SHA_ENROLLMENTS, src->sha256_enrollments) ||
-             put_meta(&o, ELIG_META_CONTENT, content) || put_meta(&o, ELIG_META_EXTRACT_OF, src->id) ||
+             put_meta(&o, ELIG_META_CONTENT, content) || put_meta(&o, ELIG_META_PROGRAMS, programs) ||
+             put_meta(&o, ELIG_META_EXTRACT_OF, src->id) ||
              put_meta(&o, ELIG_META_EXTRACT_SOURCE, src->content_sha256) ||
              put_meta(&o, ELIG_META_EXTRACT_REGIONS, regions);
     if (rc == 0)

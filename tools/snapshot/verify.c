@@ -36,6 +36,8 @@ int snap_info(const char *path, FILE *out, char *err, size_t errlen) {
             (unsigned long long)m->members, ELIG_META_ENROLLMENTS, (unsigned long long)m->enrollments,
             ELIG_META_SHA_HOUSEHOLDS, m->sha256_households, ELIG_META_SHA_MEMBERS, m->sha256_members,
             ELIG_META_SHA_ENROLLMENTS, m->sha256_enrollments, ELIG_META_CONTENT, m->content_sha256);
+    if (m->has_programs)
+        fprintf(out, "%s: %s\n", ELIG_META_PROGRAMS, m->programs);
     if (m->extract_of[0])
         fprintf(out, "%s: %s\n%s: %s\n", ELIG_META_EXTRACT_OF, m->extract_of, ELIG_META_EXTRACT_REGIONS,
                 m->extract_regions);
@@ -451,13 +453,16 @@ static int open_tables(vctx *v) {
 /* content_sha256 recomputed from the tables equals the metadata's. */
 static int check_content(vctx *v) {
     unsigned char d[32];
-    char why[200] = "", hex[65];
-    if (elig_content_sha256_(v->txn, v->hh, v->nik, d, why, sizeof why) != 0)
+    char why[200] = "", hex[65], programs[ELIG_PROGRAMS_TEXT_MAX];
+    if (elig_content_sha256_(v->txn, v->hh, v->nik, d, programs, why, sizeof why) != 0)
         return bad(v, "content hash: %s", why);
     elig_hex32_(d, hex);
     if (strcmp(hex, v->meta_v.content_sha256) != 0)
         return bad(v, "content hash mismatch: the metadata says %s, the tables give %s", v->meta_v.content_sha256,
                    hex);
+    if (!v->meta_v.has_programs || strcmp(programs, v->meta_v.programs) != 0)
+        return bad(v, "metadata key '%s' is \"%s\", the enrollments hold \"%s\"", ELIG_META_PROGRAMS,
+                   v->meta_v.has_programs ? v->meta_v.programs : "(missing)", programs);
     return 0;
 }
 

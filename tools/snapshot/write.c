@@ -199,7 +199,7 @@ static int put_meta(writer *w, const char *key, const char *val) {
     return rc == 0 ? 0 : fail(w, "write metadata", rc);
 }
 
-static int write_meta(writer *w, const snap_meta_out *m, const char *content) {
+static int write_meta(writer *w, const snap_meta_out *m, const char *content, const char *programs) {
     char hh[24], mem[24], enr[24], schema[12];
     snprintf(schema, sizeof schema, "%d", ELIG_SCHEMA_VERSION);
     snprintf(hh, sizeof hh, "%llu", (unsigned long long)m->households);
@@ -215,7 +215,7 @@ static int write_meta(writer *w, const snap_meta_out *m, const char *content) {
              put_meta(w, ELIG_META_SHA_HOUSEHOLDS, m->sha[SNAP_HOUSEHOLDS]) ||
              put_meta(w, ELIG_META_SHA_MEMBERS, m->sha[SNAP_MEMBERS]) ||
              put_meta(w, ELIG_META_SHA_ENROLLMENTS, m->sha[SNAP_ENROLLMENTS]) ||
-             put_meta(w, ELIG_META_CONTENT, content);
+             put_meta(w, ELIG_META_CONTENT, content) || put_meta(w, ELIG_META_PROGRAMS, programs);
     if (rc != 0) {
         mdb_txn_abort(w->txn);
         w->txn = NULL;
@@ -227,7 +227,7 @@ static int write_meta(writer *w, const snap_meta_out *m, const char *content) {
 }
 
 /* content_sha256 of the committed tables (lib/content.c), as hex. */
-static int content_hash(writer *w, char out[65]) {
+static int content_hash(writer *w, char out[65], char *programs) {
     MDB_txn *txn;
     MDB_dbi hh, nik;
     unsigned char d[32];
@@ -237,7 +237,7 @@ static int content_hash(writer *w, char out[65]) {
         return fail(w, "content hash", rc);
     rc = mdb_dbi_open(txn, ELIG_DB_HH, MDB_INTEGERKEY, &hh) || mdb_dbi_open(txn, ELIG_DB_NIK, MDB_INTEGERKEY, &nik)
              ? ELIG_EIO
-             : elig_content_sha256_(txn, hh, nik, d, why, sizeof why);
+             : elig_content_sha256_(txn, hh, nik, d, programs, why, sizeof why);
     mdb_txn_abort(txn);
     if (rc != 0) {
         snprintf(w->err, w->errlen, "%s: content hash: %s", w->path, why[0] ? why : "cannot read the tables");
@@ -312,8 +312,8 @@ int snap_write_lmdb(snap_builder *b, const char *path, unsigned mode, const snap
                     (unsigned long long)st.entries, (unsigned long long)st.nbuckets, st.max_probe,
                     snap_now() - t);
     }
-    char content[65];
-    rc = rc || content_hash(&w, content) || write_meta(&w, m, content);
+    char content[65], programs[ELIG_PROGRAMS_TEXT_MAX];
+    rc = rc || content_hash(&w, content, programs) || write_meta(&w, m, content, programs);
     if (getenv("ELIG_SNAPSHOT_TIMING"))
         fprintf(stderr, "elig-snapshot: (tables written, sealing and syncing)\n");
     /* MDB_NOSYNC: nothing is synced yet; the seal reads the file back,
