@@ -32,6 +32,7 @@ typedef enum {
     K_METRICS, /* HOST:PORT or PORT into metrics_host and metrics_port */
     K_LOGLEVEL,
     K_LOGFORMAT,
+    K_LOAD,    /* bool: "copy" true, "map" false */
     K_CLI,     /* command line only: handled in options_parse */
 } kind;
 
@@ -73,6 +74,13 @@ static const option table[] = {
     {"drain-timeout", K_SECONDS, OFF(drain_timeout_ms), 0, 0, "SECS",
      "on SIGTERM, close what is still open after this (default 10)"},
     {"warm", K_FLAG, OFF(warm), 0, 0, NULL, "read the whole snapshot into memory before serving"},
+    {"snapshot-load", K_LOAD, OFF(snapshot_copy), 0, 0, "copy|map",
+     "copy: serve a sealed private copy of the file (memory as large as the snapshot; the file can be "
+     "overwritten or truncated in place without harm); map: map the file itself (no copy; never overwrite "
+     "it in place) (default copy)"},
+    {"verify", K_FLAG, OFF(verify), 0, 0, NULL,
+     "before serving a snapshot, at start-up and on each reload, check the file's checksum and recompute "
+     "its content hash; a damaged file is refused (the previous one keeps serving)"},
     {"ready-file", K_STR, OFF(ready_file), 0, 0, "PATH", "once serving, write the TCP port to PATH"},
     {"auth-file", K_STR, OFF(auth_file), 0, 0, "PATH",
      "channels file (SPEC 6): who may call what; TCP and TLS connections must `auth` (or show a client "
@@ -251,6 +259,11 @@ static bool set(const option *o, const char *value, server_config *cfg, char *er
         log_set_format((log_format)f);
         return true;
     }
+    case K_LOAD:
+        if (strcmp(value, "copy") != 0 && strcmp(value, "map") != 0)
+            return snprintf(err, ERR_MAX, "'%s' is not copy or map", value), false;
+        *(bool *)field(cfg, o) = strcmp(value, "copy") == 0;
+        return true;
     case K_CLI:
         break;
     }
@@ -451,6 +464,7 @@ options_action options_parse(int argc, char **argv, server_config *cfg) {
         .output_timeout_ms = 30000,
         .idle_timeout_ms = 300000,
         .drain_timeout_ms = 10000,
+        .snapshot_copy = true,
     };
     struct option longopts[N_OPTIONS + 1];
     for (size_t i = 0; i < N_OPTIONS; i++) {

@@ -621,7 +621,8 @@ int server_run(const server_config *cfg) {
         return 1;
     test_start_delay();
     char err[256];
-    if (snap_holder_init(&srv.snaps, cfg->snapshot_path, cfg->warm, err, sizeof err) != 0) {
+    snap_open_opts so = {.warm = cfg->warm, .verify = cfg->verify, .copy = cfg->snapshot_copy};
+    if (snap_holder_init(&srv.snaps, cfg->snapshot_path, &so, err, sizeof err) != 0) {
         log_error("cannot open snapshot: %s", err);
         metrics_stop(srv.metrics);
         return 1;

@@ -38,6 +38,8 @@ typedef struct {
     uint64_t idle_timeout_ms;
     uint64_t drain_timeout_ms;
     bool warm;
+    bool verify;        /* --verify */
+    bool snapshot_copy; /* --snapshot-load copy (the default) or map */
     const char *ready_file;
     /* Access control and TLS (SPEC 6; auth.h, tls.h). */
     const char *auth_file;   /* NULL: no channels, protected mode */

@@ -19,6 +19,15 @@
 
 #include "elig.h"
 
+/* How every snapshot is opened, at start-up and on each reload. */
+typedef struct {
+    bool warm;   /* --warm: fault every page in before serving */
+    bool verify; /* --verify: the file's checksum before LMDB reads a page,
+                  * then the content hash recomputed from the tables */
+    bool copy;   /* --snapshot-load copy: serve a sealed private copy, so that
+                  * the file overwritten or truncated in place changes nothing */
+} snap_open_opts;
+
 typedef struct snap_ref {
     elig_snap *snap;
     atomic_uint refs;
@@ -30,11 +39,11 @@ typedef struct {
     atomic_uint_fast64_t generation;
     char reload_error[256]; /* "" when the last reload succeeded */
     const char *path;
-    bool warm;
+    snap_open_opts opts;
 } snap_holder;
 
 /* Opens the snapshot at path. 0, or a negative ELIG_E* with err filled. */
-int snap_holder_init(snap_holder *h, const char *path, bool warm, char *err, size_t errlen);
+int snap_holder_init(snap_holder *h, const char *path, const snap_open_opts *opts, char *err, size_t errlen);
 /* Drops the holder's reference; workers must have released theirs. */
 void snap_holder_destroy(snap_holder *h);
 

@@ -292,17 +292,27 @@ def build_snapshot(workdir, snap_id, out=None, variant="A", households=None,
     return out
 
 
+def snapshot_info(path):
+    """`elig-snapshot info PATH` as a dict of its `key: value` lines."""
+    p = subprocess.run([ELIG_SNAPSHOT, "info", path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=60)
+    if p.returncode != 0:
+        raise AssertionError("elig-snapshot info %s: exit %d: %s" % (path, p.returncode, p.stderr))
+    return dict(ln.split(": ", 1) for ln in p.stdout.decode().splitlines() if ": " in ln)
+
+
 def copy_with_schema(src, dst, version=b"7"):
     """Copies the snapshot src to dst with its schema version rewritten to
     `version` (one ASCII digit), for the unknown-schema tests. Relies on
-    lib/record.h: meta key "schema_version" holds the version as a str,
-    and LMDB stores a leaf node's value right after its key."""
+    lib/record.h: meta key "schema_version" holds the version as a str
+    (one digit), and LMDB stores a leaf node's value right after its key."""
     with open(src, "rb") as f:
         data = f.read()
-    pat = b"schema_version1"
-    assert data.count(pat) == 1, "cannot find the schema version in %s (layout changed?)" % src
+    at = [m.start(1) for m in re.finditer(rb"schema_version([0-9])(?![0-9])", data)]
+    assert len(at) == 1, "cannot find the schema version in %s (layout changed?)" % src
+    i = at[0]
     with open(dst, "wb") as f:
-        f.write(data.replace(pat, b"schema_version" + version))
+        f.write(data[:i] + version + data[i + 1:])
     return dst
 
 

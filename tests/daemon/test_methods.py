@@ -192,12 +192,13 @@ def t_info(ctx):
         assert info["health"] == "ok", "info.health %r, want ok" % (info["health"],)
         assert info["generation"] == 1, "info.generation %r, want 1 before any reload" % (info["generation"],)
         assert info["read_errors"] == 0, "info.read_errors %r, want 0" % (info["read_errors"],)
-        # programs is nil until the snapshot can tell (docs/OPERATIONS.md);
-        # when it can, it is the fixture's programme names exactly.
-        if info["programs"] is not None:
-            want = {row[1] for row in et.ENROLLMENTS}
-            assert set(info["programs"]) == want and len(info["programs"]) == len(want), \
-                "info.programs %r, want %r" % (info["programs"], sorted(want))
+        # programs: the fixture's programme names exactly, sorted; the
+        # content hash: the file's, as elig-snapshot info prints it.
+        want = sorted({row[1] for row in et.ENROLLMENTS})
+        assert info["programs"] == want, "info.programs %r, want %r" % (info["programs"], want)
+        file_sha = et.snapshot_info(ctx.snapshot)["content_sha256"]
+        assert info["content_sha256"] == file_sha, "info.content_sha256 %r, want %r" % (
+            info["content_sha256"], file_sha)
         m = RFC3339_UTC.fullmatch(info["created"])
         assert m, "info.created %r is not RFC 3339 UTC (YYYY-MM-DDTHH:MM:SS[.frac]Z)" % info["created"]
         created = calendar.timegm(tuple(int(g) for g in m.groups()[:6]))

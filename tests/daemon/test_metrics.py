@@ -62,7 +62,8 @@ def t_families_and_types(ctx):
             assert sample(samples, "eligd_errors_total", code=code) == 0
         for cause in CLOSE_CAUSES:
             assert sample(samples, "eligd_connections_closed_total", cause=cause) == 0
-        assert sample(samples, "eligd_snapshot_info", id=ctx.snap_id, content_sha256="",
+        assert sample(samples, "eligd_snapshot_info", id=ctx.snap_id,
+                      content_sha256=et.snapshot_info(ctx.snapshot)["content_sha256"],
                       created=d.info()["created"]) == 1
         # Age: now minus the build time, measured here independently.
         age = sample(samples, "eligd_snapshot_age_seconds")

@@ -213,7 +213,8 @@ static int start_worker(void **state) {
     atomic_init(&srv.connections, 0);
     atomic_init(&srv.buffer_bytes, 0);
     atomic_init(&srv.next_conn_id, 1);
-    if (snap_holder_init(&srv.snaps, mini_snap_path(), false, err, sizeof err) != 0)
+    snap_open_opts so = {0};
+    if (snap_holder_init(&srv.snaps, mini_snap_path(), &so, err, sizeof err) != 0)
         return -1;
     srv.nworkers = 1;
     srv.workers = &w;
