@@ -30,6 +30,7 @@ typedef struct {
     uint64_t connections;
     uint64_t requests;
     const char *reload_error; /* NULL when the last reload succeeded */
+    const char *audit_error;  /* NULL unless the audit trail cannot be written now */
 } call_server_info;
 
 /* Per-worker arrays for a batch, each of max_batch entries. */

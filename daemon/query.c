@@ -30,5 +30,6 @@ int query_handle(query_ctx *q, const session *s, const mpr_request *m, buf *out)
     call c;
     call_decode(&c, m, &q->scratch);
     call_answer(&c, &q->answer, s);
+    audit_record(q->audit, &c, s);
     return call_encode(&c, out);
 }

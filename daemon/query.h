@@ -7,6 +7,7 @@
 #define ELIGD_QUERY_H
 
 #include "answer.h"
+#include "audit.h"
 #include "buf.h"
 #include "call.h"
 #include "session.h"
@@ -14,6 +15,7 @@
 typedef struct {
     answer_ctx answer;
     call_scratch scratch;
+    audit_ring *audit; /* the worker's ring; NULL without --audit-dir */
 } query_ctx;
 
 /* Sets up the batch scratch arrays for max_batch items. 0 or ELIG_ENOMEM. */

@@ -156,12 +156,28 @@ static int write_ready_file(const char *path, int port) {
 
 static void drain_all(server *srv);
 
-int server_reload(server *srv) {
+int server_reload(server *srv) { return server_reload_as(srv, NULL); }
+
+int server_reload_as(server *srv, const session *who) {
     uv_mutex_lock(&srv->reload_mu);
-    int rc = snap_holder_reload(&srv->snaps);
+    int rc = audit_reload_begin(srv->audit);
+    if (rc != 0) {
+        log_error("reload refused: the audit trail cannot queue its record");
+        uv_mutex_unlock(&srv->reload_mu);
+        return rc;
+    }
+    rc = snap_holder_reload(&srv->snaps);
     if (rc == 0)
         for (int i = 0; i < srv->nworkers; i++)
             worker_wake(&srv->workers[i]);
+    if (srv->audit) {
+        char why[256];
+        snap_holder_reload_error(&srv->snaps, why, sizeof why);
+        uint64_t gen;
+        snap_ref *ref = snap_holder_acquire(&srv->snaps, &gen);
+        audit_reload_end(srv->audit, who, rc, elig_snap_meta(ref->snap)->id, rc == 0 ? NULL : why);
+        snap_ref_release(ref);
+    }
     uv_mutex_unlock(&srv->reload_mu);
     return rc;
 }
@@ -180,6 +196,13 @@ static void on_signal(uv_signal_t *h, int signum) {
     if (signum == SIGHUP) {
         log_info("SIGHUP: reloading the snapshot at %s", srv->cfg.snapshot_path);
         server_reload(srv);
+        return;
+    }
+    if (signum == SIGUSR1) {
+        if (srv->audit) {
+            log_info("SIGUSR1: starting a new audit segment");
+            audit_rotate(srv->audit);
+        }
         return;
     }
     if (srv->draining)
@@ -215,6 +238,7 @@ static void on_worker_done(uv_async_t *a) {
     uv_close((uv_handle_t *)&srv->sighup, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
     uv_close((uv_handle_t *)&srv->sigint, NULL);
+    uv_close((uv_handle_t *)&srv->sigusr1, NULL);
     uv_close((uv_handle_t *)&srv->drain_timer, NULL);
     uv_close((uv_handle_t *)&srv->worker_done, NULL);
 }
@@ -224,10 +248,12 @@ static int main_loop_init(server *srv) {
     uv_signal_init(&srv->loop, &srv->sighup);
     uv_signal_init(&srv->loop, &srv->sigterm);
     uv_signal_init(&srv->loop, &srv->sigint);
-    srv->sighup.data = srv->sigterm.data = srv->sigint.data = srv;
+    uv_signal_init(&srv->loop, &srv->sigusr1);
+    srv->sighup.data = srv->sigterm.data = srv->sigint.data = srv->sigusr1.data = srv;
     uv_signal_start(&srv->sighup, on_signal, SIGHUP);
     uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
     uv_signal_start(&srv->sigint, on_signal, SIGINT);
+    uv_signal_start(&srv->sigusr1, on_signal, SIGUSR1); /* audit: a new segment */
     uv_timer_init(&srv->loop, &srv->drain_timer);
     srv->drain_timer.data = srv;
     uv_async_init(&srv->loop, &srv->worker_done, on_worker_done);
@@ -301,8 +327,32 @@ int server_check_config(const server_config *cfg) {
         log_error("cannot open snapshot: %s", err);
         return 1;
     }
-    log_info("configuration ok: snapshot %s", elig_snap_meta(snap)->id);
+    char id[ELIG_WIRE_SNAPSHOT_ID_MAX + 1];
+    snprintf(id, sizeof id, "%s", elig_snap_meta(snap)->id);
     elig_snap_close(snap);
+    if (cfg->audit_dir) {
+        /* Missing is fine (eligd creates it); anything else must be a
+         * directory eligd can write in. */
+        struct stat st;
+        const char *why = NULL;
+        if (stat(cfg->audit_dir, &st) != 0)
+            why = errno == ENOENT ? NULL : strerror(errno);
+        else if (!S_ISDIR(st.st_mode))
+            why = "not a directory";
+        else if (access(cfg->audit_dir, W_OK | X_OK) != 0)
+            why = strerror(errno);
+        if (why) {
+            log_error("--audit-dir %s: %s", cfg->audit_dir, why);
+            return 1;
+        }
+        if (cfg->audit_buffer < audit_min_buffer(cfg->max_batch)) {
+            log_error("--audit-buffer %zu is too small to hold a batch of --max-batch %u records: at least %zu",
+                      cfg->audit_buffer, cfg->max_batch, audit_min_buffer(cfg->max_batch));
+            return 1;
+        }
+    }
+    log_info("configuration ok: snapshot %s%s%s", id, cfg->audit_dir ? ", audit trail in " : "",
+             cfg->audit_dir ? cfg->audit_dir : "");
     return 0;
 }
 
@@ -324,6 +374,19 @@ int server_run(const server_config *cfg) {
         return 1;
     }
     srv.nworkers = cfg->threads;
+    if (cfg->audit_dir) {
+        audit_config ac = {
+            .dir = cfg->audit_dir,
+            .full = (audit_full_mode)cfg->audit_full,
+            .sync_ms = cfg->audit_sync_ms,
+            .segment_mb = cfg->audit_segment_mb,
+            .buffer = cfg->audit_buffer,
+            .workers = srv.nworkers,
+            .max_batch = cfg->max_batch,
+        };
+        if (audit_open(&ac, &srv.audit) != 0)
+            return 1; /* logged */
+    }
     srv.workers = calloc((size_t)srv.nworkers, sizeof *srv.workers);
     main_loop_init(&srv);
     int port;
@@ -341,6 +404,8 @@ int server_run(const server_config *cfg) {
         worker_destroy(&srv.workers[i]);
     }
     free(srv.workers);
+    /* Every worker has ended: no record can come any more. Write them all. */
+    audit_close(srv.audit, srv.cfg.drain_timeout_ms);
     uv_loop_close(&srv.loop);
     snap_holder_destroy(&srv.snaps);
     unlink_own_socket(&srv);

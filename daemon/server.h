@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "audit.h"
+#include "session.h"
 #include "snapshot.h"
 
 typedef struct {
@@ -30,6 +32,12 @@ typedef struct {
     uint64_t drain_timeout_ms;
     bool warm;
     const char *ready_file;
+    /* The audit trail (SPEC 7, audit.h); no trail when audit_dir is NULL. */
+    const char *audit_dir;
+    int audit_full;          /* audit_full_mode */
+    uint32_t audit_sync_ms;
+    uint32_t audit_segment_mb;
+    size_t audit_buffer;     /* bytes of each worker's record ring */
 } server_config;
 
 typedef struct worker worker;
@@ -44,7 +52,8 @@ typedef struct server {
     atomic_uint_fast64_t next_conn_id;
     uint64_t start_ms;
     uv_loop_t loop; /* the main thread's: signals and shutdown only */
-    uv_signal_t sighup, sigterm, sigint;
+    uv_signal_t sighup, sigterm, sigint, sigusr1;
+    audit *audit; /* NULL without --audit-dir */
     uv_async_t worker_done;
     uv_timer_t drain_timer;
     int workers_done;
@@ -62,6 +71,11 @@ int server_run(const server_config *cfg);
  * pick it up. Safe from any thread; reloads run one at a time. 0 or a
  * negative code; logs either way. */
 int server_reload(server *srv);
+/* The same, on behalf of `who` (the session of a `reload` request; NULL
+ * for a signal), which the audit record names. The reload is recorded
+ * (audit.h): when its record cannot be queued and --audit-full is closed,
+ * nothing is reloaded and -EAGAIN is returned (answer `unavailable`). */
+int server_reload_as(server *srv, const session *who);
 
 /* --check-config: opens what the configuration names (the snapshot, and
  * every file a later option adds) without serving. 0 when all is well, 1

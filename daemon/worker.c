@@ -142,6 +142,7 @@ int worker_init(worker *w, server *srv, int index, int tcp_fd, int unix_fd) {
         atomic_init(&w->closes[i], 0);
     w->qctx.answer.server_info = server_info_cb;
     w->qctx.answer.server_info_ud = w;
+    w->qctx.audit = audit_worker_ring(srv->audit, index);
     int rc;
     if (!(w->rbuf = malloc(WORKER_READ_CHUNK)) || query_ctx_init(&w->qctx, srv->cfg.max_batch) != 0)
         return ELIG_ENOMEM;
@@ -212,4 +213,5 @@ static void server_info_cb(void *ud, call_server_info *out) {
     out->uptime_s = (server_now_ms() - srv->start_ms) / 1000;
     snap_holder_reload_error(&srv->snaps, w->reload_error, sizeof w->reload_error);
     out->reload_error = w->reload_error[0] ? w->reload_error : NULL;
+    out->audit_error = audit_error(srv->audit, w->audit_error, sizeof w->audit_error);
 }

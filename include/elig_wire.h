@@ -130,6 +130,7 @@ typedef enum { ELIG_MEMBER_ALIVE = 0, ELIG_MEMBER_DECEASED = 1 } elig_member_sta
 #define ELIG_KEY_CONNECTIONS "connections"
 #define ELIG_KEY_REQUESTS "requests"
 #define ELIG_KEY_RELOAD_ERROR "reload_error"
+#define ELIG_KEY_AUDIT_ERROR "audit_error" /* info: why the audit trail cannot be written, or nil */
 
 /* Name lookups. Each returns NULL (or -1) for a value outside the table. */
 
