@@ -203,6 +203,7 @@ typedef struct {
     bool before_known;   /* chain_known as it was before the current block */
     uint64_t records;    /* records in the blocks walked so far */
     bool ended;          /* the end block was read */
+    bool cut;            /* the last failure was the file ending inside a block */
     uint8_t *raw;        /* decoded payload of the current block */
     size_t raw_cap;
     char err[256];       /* why the last call failed, naming the place */

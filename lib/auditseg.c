@@ -65,7 +65,7 @@ void audit_seg_close(audit_seg *s) {
 static int check_end(audit_seg *s, const audit_block *b, const uint8_t *head) {
     size_t end = s->off + AUDIT_BLOCK_HEAD_LEN + AUDIT_HASH_LEN;
     if (end > s->len)
-        return fail(s, "truncated: the end block at byte %zu is cut short (file ends at %zu)", s->off, s->len);
+        return s->cut = true, fail(s, "truncated: the end block at byte %zu is cut short (file ends at %zu)", s->off, s->len);
     if (b->records != s->records)
         return fail(s, "end block says %llu records, the segment holds %llu: records removed or added",
                     (unsigned long long)b->records, (unsigned long long)s->records);
@@ -93,7 +93,7 @@ int audit_seg_next(audit_seg *s, audit_block *b) {
     if (s->ended || s->off == s->len)
         return 0;
     if (s->len - s->off < AUDIT_BLOCK_HEAD_LEN)
-        return fail(s, "truncated: %zu stray bytes after record %llu (byte %zu), not a whole block",
+        return s->cut = true, fail(s, "truncated: %zu stray bytes after record %llu (byte %zu), not a whole block",
                     s->len - s->off, (unsigned long long)s->records, s->off);
     const uint8_t *head = s->data + s->off;
     const char *why;
@@ -112,7 +112,7 @@ int audit_seg_next(audit_seg *s, audit_block *b) {
     }
     size_t need = (size_t)AUDIT_BLOCK_HEAD_LEN + b->stored_len + AUDIT_HASH_LEN;
     if (need > s->len - s->off)
-        return fail(s, "truncated: the block of records %llu-%llu at byte %zu is cut short (file ends at %zu)",
+        return s->cut = true, fail(s, "truncated: the block of records %llu-%llu at byte %zu is cut short (file ends at %zu)",
                     (unsigned long long)b->first_record, (unsigned long long)(b->first_record + b->count - 1),
                     s->off, s->len);
     s->block_off = s->off;
