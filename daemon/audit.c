@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,7 +32,7 @@
 #define BLOCK_TARGET (64 * 1024)          /* seal a block at this many raw bytes */
 #define BLOCK_CAP (BLOCK_TARGET + 8 * AUDIT_REC_MAX)
 #define BLOCK_AGE_MAX_MS 100              /* ... or when its first record is this old */
-#define OUT_MAX (1u << 20)                /* sealed bytes waiting to be written */
+#define OUT_MAX (1u << 20)                /* sealed bytes waiting to be written (at most --audit-buffer) */
 #define RETRY_MS 1000                     /* after a failed open or write */
 #define IDLE_MS 5                         /* the writer's nap when nothing came */
 #define ERROR_LOG_EVERY_MS 60000          /* a persisting failure is logged this often */
@@ -70,6 +71,8 @@ struct audit {
     atomic_bool stop, rotate;
     uint64_t stop_deadline_ms;
     int dirfd;
+    int lockfd;               /* AUDIT_LOCK_NAME, flock'ed for eligd's life */
+    size_t out_max;           /* sealed bytes kept while they cannot be written */
 
     /* The writer's own (its thread only, and audit_open before it starts). */
     int fd;                   /* the segment being written, -1 if none */
@@ -451,11 +454,11 @@ static void writer_main(void *arg) {
             progress = true;
         bool rotate = atomic_load(&a->rotate) || (a->fd >= 0 && a->seg_bytes >= a->seg_limit) || idle;
         bool sync_due = a->dirty && now - a->last_sync_ms >= a->cfg.sync_ms;
-        if (a->fd >= 0 && !a->closing && a->raw_count && a->out.len < OUT_MAX &&
+        if (a->fd >= 0 && !a->closing && a->raw_count && a->out.len < a->out_max &&
             (a->raw_len >= BLOCK_TARGET || now - a->raw_since_ms >= a->block_age_ms || rotate || sync_due ||
              stopping))
             seal_block(a);
-        if (a->fd >= 0 && !a->closing && rotate && a->raw_count == 0 && a->out.len < OUT_MAX) {
+        if (a->fd >= 0 && !a->closing && rotate && a->raw_count == 0 && a->out.len < a->out_max) {
             seal_end(a);
             atomic_store(&a->rotate, false);
         }
@@ -558,9 +561,22 @@ int audit_open(const audit_config *cfg, audit **out) {
         log_error("cannot open --audit-dir %s: %s", cfg->dir, strerror(e));
         return -e;
     }
+    /* One writer per directory: two would interleave two chains. The lock
+     * also tells elig-audit verify that the last segment is being written. */
+    int lockfd = openat(dirfd, AUDIT_LOCK_NAME, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        log_error("--audit-dir %s: %s", cfg->dir,
+                  e == EWOULDBLOCK ? "another eligd is writing its audit trail there" : strerror(e));
+        if (lockfd >= 0)
+            close(lockfd);
+        close(dirfd);
+        return e == EWOULDBLOCK ? ELIG_ECONFIG : -e;
+    }
     audit *a = calloc(1, sizeof *a);
     if (!a || !(a->rings = calloc((size_t)cfg->workers, sizeof *a->rings)) ||
         !(a->raw = malloc(BLOCK_CAP))) {
+        close(lockfd);
         close(dirfd);
         if (a)
             free(a->rings);
@@ -569,6 +585,8 @@ int audit_open(const audit_config *cfg, audit **out) {
     }
     a->cfg = *cfg;
     a->dirfd = dirfd;
+    a->lockfd = lockfd;
+    a->out_max = cfg->buffer < OUT_MAX ? cfg->buffer : OUT_MAX;
     a->fd = -1;
     a->seg_limit = (uint64_t)cfg->segment_mb << 20;
     a->block_age_ms = cfg->sync_ms / 2 < BLOCK_AGE_MAX_MS ? cfg->sync_ms / 2 : BLOCK_AGE_MAX_MS;
@@ -624,6 +642,7 @@ void audit_close(audit *a, uint64_t patience_ms) {
     free(a->raw);
     free(a->out.data);
     ZSTD_freeCCtx(a->zc);
+    close(a->lockfd); /* releases the flock */
     close(a->dirfd);
     uv_mutex_destroy(&a->control_mu);
     uv_mutex_destroy(&a->wake_mu);

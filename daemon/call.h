@@ -31,6 +31,8 @@ typedef struct {
     uint64_t requests;
     const char *reload_error; /* NULL when the last reload succeeded */
     const char *audit_error;  /* NULL unless the audit trail cannot be written now */
+    bool audit_on;            /* --audit-dir given: audit_* below mean something */
+    uint64_t audit_backlog, audit_lost, audit_refused, audit_written;
 } call_server_info;
 
 /* Per-worker arrays for a batch, each of max_batch entries. */

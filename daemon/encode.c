@@ -155,7 +155,7 @@ static void pack_kv_str(msgpack_packer *pk, const char *key, const char *v) {
 
 static void pack_info(msgpack_packer *pk, const call *c) {
     const elig_meta *meta = c->meta;
-    msgpack_pack_map(pk, 11);
+    msgpack_pack_map(pk, 12);
     pack_kv_str(pk, ELIG_KEY_VERSION, ELIGD_VERSION);
     pack_kv_str(pk, ELIG_KEY_SNAPSHOT, meta->id);
     pack_kv_str(pk, ELIG_KEY_CREATED, meta->created);
@@ -167,6 +167,16 @@ static void pack_info(msgpack_packer *pk, const call *c) {
     pack_kv_u64(pk, ELIG_KEY_REQUESTS, c->info.requests);
     pack_kv_str(pk, ELIG_KEY_RELOAD_ERROR, c->info.reload_error);
     pack_kv_str(pk, ELIG_KEY_AUDIT_ERROR, c->info.audit_error);
+    pack_cstr(pk, ELIG_KEY_AUDIT);
+    if (!c->info.audit_on) {
+        msgpack_pack_nil(pk);
+        return;
+    }
+    msgpack_pack_map(pk, 4);
+    pack_kv_u64(pk, ELIG_KEY_AUDIT_WRITTEN, c->info.audit_written);
+    pack_kv_u64(pk, ELIG_KEY_AUDIT_BACKLOG, c->info.audit_backlog);
+    pack_kv_u64(pk, ELIG_KEY_AUDIT_LOST, c->info.audit_lost);
+    pack_kv_u64(pk, ELIG_KEY_AUDIT_REFUSED, c->info.audit_refused);
 }
 
 int call_encode(const call *c, buf *out) {

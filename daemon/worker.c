@@ -214,4 +214,13 @@ static void server_info_cb(void *ud, call_server_info *out) {
     snap_holder_reload_error(&srv->snaps, w->reload_error, sizeof w->reload_error);
     out->reload_error = w->reload_error[0] ? w->reload_error : NULL;
     out->audit_error = audit_error(srv->audit, w->audit_error, sizeof w->audit_error);
+    if (srv->audit) {
+        audit_stats st;
+        audit_get_stats(srv->audit, &st);
+        out->audit_on = true;
+        out->audit_backlog = st.backlog;
+        out->audit_lost = st.lost;
+        out->audit_refused = st.refused;
+        out->audit_written = st.written;
+    }
 }

@@ -40,6 +40,10 @@
 #define AUDIT_SEG_PREFIX "audit-"
 #define AUDIT_SEG_SUFFIX ".seg"
 #define AUDIT_SEG_NAME_MAX 48
+/* In the directory beside the segments: eligd holds an exclusive flock on
+ * it while it writes there (one writer per directory; elig-audit verify
+ * tells an open segment being written from one left unclosed by it). */
+#define AUDIT_LOCK_NAME ".eligd-audit.lock"
 
 /* Header flags. */
 #define AUDIT_FLAG_PREV_UNCLOSED 1u /* the previous segment was not closed (eligd stopped

@@ -45,7 +45,7 @@ HOUSEHOLD_KEYS = {"kk", "region", "status", "kks", "members", "enrollments"}
 ENROLLMENT_KEYS = {"program", "start", "end", "amount", "status"}
 INFO_KEYS = {"version", "snapshot", "created", "households", "members",
              "enrollments", "uptime_s", "connections", "requests",
-             "reload_error", "audit_error"}
+             "reload_error", "audit_error", "audit"}
 REASONS = {"eligible", "not_found", "member_deceased", "household_suspended",
            "household_graduated", "household_terminated", "not_enrolled",
            "outside_period", "enrollment_suspended"}

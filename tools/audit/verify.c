@@ -7,11 +7,15 @@
  * record count and length. */
 #include "verify.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "auditfmt.h"
 
@@ -128,6 +132,19 @@ static int check_link(const segfile *pf, const segres *p, const segfile *f, cons
     return 0;
 }
 
+/* Is an eligd writing in dir now? It holds an exclusive flock on the lock
+ * file for as long as it runs. */
+static bool writer_live(const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, AUDIT_LOCK_NAME);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return false;
+    bool live = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    close(fd);
+    return live;
+}
+
 int audit_verify(const char *dir, const segfile *f, int n, int threads, bool quiet) {
     if (n == 0) {
         printf("verify: no segment files (audit-*.seg) in %s\n", dir);
@@ -206,11 +223,14 @@ int audit_verify(const char *dir, const segfile *f, int n, int threads, bool qui
                 printf("%s: ok, %llu records, not closed (eligd stopped without closing it; the next segment "
                        "recorded how it was left)\n",
                        f[i].name, (unsigned long long)r->records);
+        } else if (writer_live(dir)) {
+            printf("%s: %llu records, open: eligd is writing it (%s)\n", f[i].name, (unsigned long long)r->records,
+                   r->status == SEG_CUT ? "its last block is being written" : "no end block yet");
         } else {
-            printf("%s: %llu records, open: being written, or eligd stopped without closing it (%s); its "
-                   "tail can be checked once eligd closes it or starts again\n",
-                   f[i].name, (unsigned long long)r->records,
-                   r->status == SEG_CUT ? r->err : "ends after a whole block");
+            snprintf(buf, sizeof buf, "not closed, and no eligd is writing in %s: truncated, or eligd stopped "
+                     "without closing it (its next start records which); after record %llu: %s",
+                     dir, (unsigned long long)r->records, r->status == SEG_CUT ? r->err : "no end block");
+            breaks += broken(f[i].name, "%s%s", buf, "");
         }
     }
     const segres *tail = &res[n - 1];
