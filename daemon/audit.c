@@ -57,6 +57,7 @@ typedef struct {
     uint8_t *data;
     size_t len, cap, off; /* off: bytes of data already written */
     uint64_t records;     /* records whose last byte is in data */
+    size_t raw;           /* their bytes uncompressed: what out_max bounds */
 } outbuf;
 
 struct audit {
@@ -72,7 +73,7 @@ struct audit {
     uint64_t stop_deadline_ms;
     int dirfd;
     int lockfd;               /* AUDIT_LOCK_NAME, flock'ed for eligd's life */
-    size_t out_max;           /* sealed bytes kept while they cannot be written */
+    size_t out_max;           /* records (raw bytes) kept sealed while they cannot be written */
 
     /* The writer's own (its thread only, and audit_open before it starts). */
     int fd;                   /* the segment being written, -1 if none */
@@ -341,6 +342,7 @@ static void seal_block(audit *a) {
     size_t n = AUDIT_BLOCK_HEAD_LEN + b.stored_len + AUDIT_HASH_LEN;
     a->out.len += n;
     a->out.records += a->raw_count;
+    a->out.raw += a->raw_len;
     a->seg_bytes += n;
     a->seg_records += a->raw_count;
     a->raw_len = 0;
@@ -382,6 +384,7 @@ static int flush_out(audit *a) {
     bump(&a->written, o->records);
     o->len = o->off = 0;
     o->records = 0;
+    o->raw = 0;
     clear_error(a);
     return 0;
 }
@@ -454,11 +457,11 @@ static void writer_main(void *arg) {
             progress = true;
         bool rotate = atomic_load(&a->rotate) || (a->fd >= 0 && a->seg_bytes >= a->seg_limit) || idle;
         bool sync_due = a->dirty && now - a->last_sync_ms >= a->cfg.sync_ms;
-        if (a->fd >= 0 && !a->closing && a->raw_count && a->out.len < a->out_max &&
+        if (a->fd >= 0 && !a->closing && a->raw_count && a->out.raw < a->out_max &&
             (a->raw_len >= BLOCK_TARGET || now - a->raw_since_ms >= a->block_age_ms || rotate || sync_due ||
              stopping))
             seal_block(a);
-        if (a->fd >= 0 && !a->closing && rotate && a->raw_count == 0 && a->out.len < a->out_max) {
+        if (a->fd >= 0 && !a->closing && rotate && a->raw_count == 0 && a->out.raw < a->out_max) {
             seal_end(a);
             atomic_store(&a->rotate, false);
         }
