@@ -84,11 +84,40 @@ static void *verify_thread(void *p) {
     return NULL;
 }
 
+/* Breaks are collected, then printed under the segment they name, so that
+ * a segment found broken by a later one's header is not also called ok. */
+typedef struct {
+    const char *name;
+    char msg[480];
+} brk;
+static brk *brks;
+static int nbrks, capbrks;
+
 static int broken(const char *name, const char *fmt, const char *a, const char *b) {
-    printf("BROKEN %s: ", name);
-    printf(fmt, a, b);
-    printf("\n");
+    if (nbrks == capbrks) {
+        int cap = capbrks ? capbrks * 2 : 16;
+        brk *v = realloc(brks, (size_t)cap * sizeof *v);
+        if (!v) { /* keep the verdict even without the words */
+            printf("BROKEN %s\n", name);
+            return 1;
+        }
+        brks = v;
+        capbrks = cap;
+    }
+    brks[nbrks].name = name;
+    snprintf(brks[nbrks].msg, sizeof brks[nbrks].msg, fmt, a, b);
+    nbrks++;
     return 1;
+}
+
+static bool print_breaks(const char *name) {
+    bool any = false;
+    for (int i = 0; i < nbrks; i++)
+        if (brks[i].name == name) {
+            printf("BROKEN %s: %s\n", name, brks[i].msg);
+            any = true;
+        }
+    return any;
 }
 
 /* Is segment r (after p) consistent with how p was left? Prints and
@@ -111,15 +140,15 @@ static int check_link(const segfile *pf, const segres *p, const segfile *f, cons
                  pf->name, p->status == SEG_CUT ? p->err : "ends after a whole block");
         return broken(pf->name, "%s%s", buf, "");
     }
+    if (r->hdr.prev_records != p->records) {
+        snprintf(buf, sizeof buf, "holds %llu records; the next segment says it held %llu: records removed or added",
+                 (unsigned long long)p->records, (unsigned long long)r->hdr.prev_records);
+        return broken(pf->name, "%s%s", buf, "");
+    }
     if (r->hdr.prev_bytes != p->len) {
         snprintf(buf, sizeof buf, "is %llu bytes; the next segment says eligd left it at %llu bytes: %s",
                  (unsigned long long)p->len, (unsigned long long)r->hdr.prev_bytes,
                  p->len < r->hdr.prev_bytes ? "truncated" : "bytes added");
-        return broken(pf->name, "%s%s", buf, "");
-    }
-    if (r->hdr.prev_records != p->records) {
-        snprintf(buf, sizeof buf, "holds %llu records; the next segment says it held %llu: records removed or added",
-                 (unsigned long long)p->records, (unsigned long long)r->hdr.prev_records);
         return broken(pf->name, "%s%s", buf, "");
     }
     if (memcmp(r->hdr.prev_chain, p->chain, AUDIT_HASH_LEN) != 0) {
@@ -170,6 +199,13 @@ int audit_verify(const char *dir, const segfile *f, int n, int threads, bool qui
     int breaks = 0;
     uint64_t records = 0, tmin = UINT64_MAX, tmax = 0;
     char hex[65], buf[400];
+    /* What to say of each segment when nothing names it broken; a head note
+     * (where the chain starts) is said either way. */
+    char(*note)[480] = calloc((size_t)n, sizeof *note), (*head)[480] = calloc((size_t)n, sizeof *head);
+    if (!note || !head) {
+        fprintf(stderr, "elig-audit: out of memory\n");
+        return 1;
+    }
     for (int i = 0; i < n; i++) {
         const segres *r = &res[i];
         records += r->records;
@@ -190,12 +226,13 @@ int audit_verify(const char *dir, const segfile *f, int n, int threads, bool qui
         if (i == 0) {
             if (r->hdr.seq == 1 && r->hdr.flags == 0) {
                 if (!quiet)
-                    printf("%s: the start of the trail\n", f[i].name);
+                    snprintf(head[i], sizeof head[i], "%s: the start of the trail", f[i].name);
             } else if (!(r->hdr.flags & AUDIT_FLAG_CHAIN_RESTART)) {
                 audit_hex(r->hdr.prev_chain, hex);
-                printf("%s: chains from %s (segments before %llu are not in %s; compare with the value kept "
-                       "when they were archived)\n",
-                       f[i].name, hex, (unsigned long long)r->hdr.seq, dir);
+                snprintf(head[i], sizeof head[i],
+                         "%s: chains from %s (segments before %llu are not in %s; compare with the value kept "
+                         "when they were archived)",
+                         f[i].name, hex, (unsigned long long)r->hdr.seq, dir);
             } else {
                 breaks += broken(f[i].name, "%s%s", "the chain restarts here: eligd could not read the segment "
                                                     "before it", "");
@@ -216,16 +253,19 @@ int audit_verify(const char *dir, const segfile *f, int n, int threads, bool qui
         }
         if (r->status == SEG_CLOSED) {
             if (!quiet)
-                printf("%s: ok, %llu records, closed\n", f[i].name, (unsigned long long)r->records);
+                snprintf(note[i], sizeof note[i], "%s: ok, %llu records, closed", f[i].name,
+                         (unsigned long long)r->records);
         } else if (!last) {
-            /* check_link above judged whether the next segment accounts for it. */
+            /* The next segment's link check judges whether it accounts for this. */
             if (!quiet)
-                printf("%s: ok, %llu records, not closed (eligd stopped without closing it; the next segment "
-                       "recorded how it was left)\n",
-                       f[i].name, (unsigned long long)r->records);
+                snprintf(note[i], sizeof note[i],
+                         "%s: ok, %llu records, not closed (eligd stopped without closing it; the next segment "
+                         "recorded how it was left)",
+                         f[i].name, (unsigned long long)r->records);
         } else if (writer_live(dir)) {
-            printf("%s: %llu records, open: eligd is writing it (%s)\n", f[i].name, (unsigned long long)r->records,
-                   r->status == SEG_CUT ? "its last block is being written" : "no end block yet");
+            snprintf(note[i], sizeof note[i], "%s: %llu records, open: eligd is writing it (%s)", f[i].name,
+                     (unsigned long long)r->records,
+                     r->status == SEG_CUT ? "its last block is being written" : "no end block yet");
         } else {
             snprintf(buf, sizeof buf, "not closed, and no eligd is writing in %s: truncated, or eligd stopped "
                      "without closing it (its next start records which); after record %llu: %s",
@@ -233,6 +273,17 @@ int audit_verify(const char *dir, const segfile *f, int n, int threads, bool qui
             breaks += broken(f[i].name, "%s%s", buf, "");
         }
     }
+    for (int i = 0; i < n; i++) {
+        if (head[i][0])
+            printf("%s\n", head[i]);
+        if (!print_breaks(f[i].name) && note[i][0])
+            printf("%s\n", note[i]);
+    }
+    free(note);
+    free(head);
+    free(brks);
+    brks = NULL;
+    nbrks = capbrks = 0;
     const segres *tail = &res[n - 1];
     if (records) {
         char t1[32], t2[32];
