@@ -89,14 +89,14 @@ static void *verify_thread(void *p) {
 typedef struct {
     const char *name;
     char msg[480];
-} brk;
-static brk *brks;
+} vbreak;
+static vbreak *brks;
 static int nbrks, capbrks;
 
 static int broken(const char *name, const char *fmt, const char *a, const char *b) {
     if (nbrks == capbrks) {
         int cap = capbrks ? capbrks * 2 : 16;
-        brk *v = realloc(brks, (size_t)cap * sizeof *v);
+        vbreak *v = realloc(brks, (size_t)cap * sizeof *v);
         if (!v) { /* keep the verdict even without the words */
             printf("BROKEN %s\n", name);
             return 1;
