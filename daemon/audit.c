@@ -92,6 +92,7 @@ struct audit {
     uint8_t chain[AUDIT_HASH_LEN];
     audit_header next;        /* what the next segment's header says of this one */
     uint8_t *raw;             /* the block being filled */
+    audit_rec prev;           /* its last record, strings pointing into raw */
     size_t raw_len;
     uint32_t raw_count;
     uint64_t raw_min, raw_max, raw_since_ms;
@@ -175,30 +176,39 @@ static inline void ring_publish(audit_ring *r, uint64_t head, uint64_t records) 
     bump(&r->queued, records);
 }
 
-/* Takes whole records from r into the writer's block while they fit.
- * Returns the number taken. Writer thread only. */
+/* Takes whole records from r into the writer's block while they fit,
+ * leaving out the strings each repeats from the record before it in the
+ * block (AUDIT_SAME). Returns the number taken. Writer thread only. */
 static uint32_t ring_take(audit *a, audit_ring *r) {
     uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
     uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
     uint32_t n = 0;
+    uint8_t tmp[AUDIT_REC_MAX];
     while (tail < head && BLOCK_CAP - a->raw_len >= AUDIT_REC_MAX) {
         uint8_t lenb[2];
         ring_get(r, tail, lenb, 2);
         size_t len = (size_t)lenb[0] | (size_t)lenb[1] << 8;
+        ring_get(r, tail, tmp, len);
+        audit_rec full, enc;
+        if (audit_rec_decode(tmp, len, NULL, &full) < 0) { /* cannot happen: we encoded it */
+            log_error("audit: a queued record does not decode; skipped");
+            tail += len;
+            continue;
+        }
+        bool first = a->raw_len == 0;
         uint8_t *dst = a->raw + a->raw_len;
-        ring_get(r, tail, dst, len);
-        uint64_t t = 0;
-        for (int i = 7; i >= 0; i--)
-            t = t << 8 | dst[8 + i];
-        if (a->raw_len == 0) {
-            a->raw_min = a->raw_max = t;
+        size_t m = audit_rec_encode_after(&full, first ? NULL : &a->prev, dst);
+        audit_rec_decode(dst, m, first ? NULL : &a->prev, &enc);
+        a->prev = enc; /* its strings point into the block */
+        if (first) {
+            a->raw_min = a->raw_max = full.time_us;
             a->raw_since_ms = mono_ms();
         }
-        if (t < a->raw_min)
-            a->raw_min = t;
-        if (t > a->raw_max)
-            a->raw_max = t;
-        a->raw_len += len;
+        if (full.time_us < a->raw_min)
+            a->raw_min = full.time_us;
+        if (full.time_us > a->raw_max)
+            a->raw_max = full.time_us;
+        a->raw_len += m;
         tail += len;
         n++;
     }

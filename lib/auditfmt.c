@@ -34,7 +34,9 @@ static uint8_t cap(uint8_t n, uint8_t max) { return n < max ? n : max; }
  *  6 u8 0      7 u8 program_len
  *  8 u64 time_us  16 u64 conn_id  24 u64 id  32 u64 kk
  * 40 u32 period  44 u32 amount  48 u32 item
- * 52 u8 channel_len  53 u8 peer_len  54 u8 snapshot_len  55 u8 detail_len */
+ * 52 u8 channel_len  53 u8 peer_len  54 u8 snapshot_len  55 u8 detail_len
+ * A string length of AUDIT_SAME means "the same as the record before in
+ * this block", and the string's bytes are left out. */
 size_t audit_rec_size(const audit_rec *r) {
     return AUDIT_REC_FIXED + cap(r->program_len, AUDIT_PROGRAM_MAX) + cap(r->channel_len, AUDIT_CHANNEL_MAX) +
            cap(r->peer_len, AUDIT_PEER_MAX) + cap(r->snapshot_len, AUDIT_SNAPSHOT_MAX) +
@@ -47,18 +49,29 @@ static uint8_t *put_str(uint8_t *p, const char *s, uint8_t n) {
     return p + n;
 }
 
-size_t audit_rec_encode(const audit_rec *r, uint8_t *out) {
+/* The length byte for a string: AUDIT_SAME when prev has the same one. */
+static uint8_t len_or_same(const char *s, uint8_t n, const char *ps, uint8_t pn, bool have_prev) {
+    return have_prev && n && n == pn && memcmp(s, ps, n) == 0 ? AUDIT_SAME : n;
+}
+
+size_t audit_rec_encode_after(const audit_rec *r, const audit_rec *prev, uint8_t *out) {
     uint8_t pl = cap(r->program_len, AUDIT_PROGRAM_MAX), cl = cap(r->channel_len, AUDIT_CHANNEL_MAX),
             el = cap(r->peer_len, AUDIT_PEER_MAX), sl = cap(r->snapshot_len, AUDIT_SNAPSHOT_MAX),
             dl = cap(r->detail_len, AUDIT_DETAIL_MAX);
-    size_t len = AUDIT_REC_FIXED + pl + cl + el + sl + dl;
+    bool hp = prev != NULL;
+    uint8_t pk = hp ? len_or_same(r->program, pl, prev->program, prev->program_len, hp) : pl,
+            ck = hp ? len_or_same(r->channel, cl, prev->channel, prev->channel_len, hp) : cl,
+            ek = hp ? len_or_same(r->peer, el, prev->peer, prev->peer_len, hp) : el,
+            sk = hp ? len_or_same(r->snapshot, sl, prev->snapshot, prev->snapshot_len, hp) : sl;
+#define BYTES_(k, n) ((k) == AUDIT_SAME ? 0 : (n))
+    size_t len = AUDIT_REC_FIXED + BYTES_(pk, pl) + BYTES_(ck, cl) + BYTES_(ek, el) + BYTES_(sk, sl) + dl;
     put16(out, (uint16_t)len);
     out[2] = r->method;
     out[3] = r->kind;
     out[4] = r->outcome;
     out[5] = r->code;
     out[6] = 0;
-    out[7] = pl;
+    out[7] = pk;
     put64(out + 8, r->time_us);
     put64(out + 16, r->conn_id);
     put64(out + 24, r->id);
@@ -66,46 +79,77 @@ size_t audit_rec_encode(const audit_rec *r, uint8_t *out) {
     put32(out + 40, r->period);
     put32(out + 44, r->amount);
     put32(out + 48, r->item);
-    out[52] = cl;
-    out[53] = el;
-    out[54] = sl;
+    out[52] = ck;
+    out[53] = ek;
+    out[54] = sk;
     out[55] = dl;
     uint8_t *p = out + AUDIT_REC_FIXED;
-    p = put_str(p, r->program, pl);
-    p = put_str(p, r->channel, cl);
-    p = put_str(p, r->peer, el);
-    p = put_str(p, r->snapshot, sl);
+    p = put_str(p, r->program, BYTES_(pk, pl));
+    p = put_str(p, r->channel, BYTES_(ck, cl));
+    p = put_str(p, r->peer, BYTES_(ek, el));
+    p = put_str(p, r->snapshot, BYTES_(sk, sl));
     put_str(p, r->detail, dl);
+#undef BYTES_
     return len;
 }
 
-long audit_rec_decode(const uint8_t *p, size_t n, audit_rec *r) {
+size_t audit_rec_encode(const audit_rec *r, uint8_t *out) { return audit_rec_encode_after(r, NULL, out); }
+
+/* One string of a record being decoded: its bytes at *s, or prev's. */
+static bool take_str(uint8_t k, uint8_t max, const char **s, const char *pstr, uint8_t plen, bool have_prev,
+                     const char **out, uint8_t *outlen, size_t *bytes) {
+    if (k == AUDIT_SAME) {
+        if (!have_prev || !plen)
+            return false;
+        *out = pstr;
+        *outlen = plen;
+        return true;
+    }
+    if (k > max)
+        return false;
+    *out = *s;
+    *outlen = k;
+    *s += k;
+    *bytes += k;
+    return true;
+}
+
+long audit_rec_decode(const uint8_t *p, size_t n, const audit_rec *prev, audit_rec *r) {
     if (n < AUDIT_REC_FIXED)
         return -1;
-    size_t len = get16(p);
-    uint8_t pl = p[7], cl = p[52], el = p[53], sl = p[54], dl = p[55];
-    if (len > n || len != (size_t)AUDIT_REC_FIXED + pl + cl + el + sl + dl || p[6] != 0 ||
-        pl > AUDIT_PROGRAM_MAX || cl > AUDIT_CHANNEL_MAX || el > AUDIT_PEER_MAX || sl > AUDIT_SNAPSHOT_MAX ||
-        dl > AUDIT_DETAIL_MAX || p[2] == AUDIT_METHOD_NONE || p[2] > AUDIT_METHOD_RELOAD || p[3] > 3 ||
-        p[4] > AUDIT_OUT_OK)
+    size_t len = get16(p), bytes = AUDIT_REC_FIXED;
+    if (len > n || p[6] != 0 || p[2] == AUDIT_METHOD_NONE || p[2] > AUDIT_METHOD_RELOAD || p[3] > 3 ||
+        p[4] > AUDIT_OUT_OK || p[55] > AUDIT_DETAIL_MAX)
         return -1;
-    r->method = p[2];
-    r->kind = p[3];
-    r->outcome = p[4];
-    r->code = p[5];
-    r->time_us = get64(p + 8);
-    r->conn_id = get64(p + 16);
-    r->id = get64(p + 24);
-    r->kk = get64(p + 32);
-    r->period = get32(p + 40);
-    r->amount = get32(p + 44);
-    r->item = get32(p + 48);
+    bool hp = prev != NULL;
     const char *s = (const char *)p + AUDIT_REC_FIXED;
-    r->program = s, r->program_len = pl, s += pl;
-    r->channel = s, r->channel_len = cl, s += cl;
-    r->peer = s, r->peer_len = el, s += el;
-    r->snapshot = s, r->snapshot_len = sl, s += sl;
-    r->detail = s, r->detail_len = dl;
+    audit_rec q = {0};
+    if (!take_str(p[7], AUDIT_PROGRAM_MAX, &s, hp ? prev->program : NULL, hp ? prev->program_len : 0, hp,
+                  &q.program, &q.program_len, &bytes) ||
+        !take_str(p[52], AUDIT_CHANNEL_MAX, &s, hp ? prev->channel : NULL, hp ? prev->channel_len : 0, hp,
+                  &q.channel, &q.channel_len, &bytes) ||
+        !take_str(p[53], AUDIT_PEER_MAX, &s, hp ? prev->peer : NULL, hp ? prev->peer_len : 0, hp, &q.peer,
+                  &q.peer_len, &bytes) ||
+        !take_str(p[54], AUDIT_SNAPSHOT_MAX, &s, hp ? prev->snapshot : NULL, hp ? prev->snapshot_len : 0, hp,
+                  &q.snapshot, &q.snapshot_len, &bytes))
+        return -1;
+    q.detail = s;
+    q.detail_len = p[55];
+    bytes += p[55];
+    if (bytes != len)
+        return -1;
+    q.method = p[2];
+    q.kind = p[3];
+    q.outcome = p[4];
+    q.code = p[5];
+    q.time_us = get64(p + 8);
+    q.conn_id = get64(p + 16);
+    q.id = get64(p + 24);
+    q.kk = get64(p + 32);
+    q.period = get32(p + 40);
+    q.amount = get32(p + 44);
+    q.item = get32(p + 48);
+    *r = q;
     return (long)len;
 }
 
@@ -294,9 +338,10 @@ int audit_payload_decode(const audit_block *b, const uint8_t *stored, uint8_t *r
 
 long audit_payload_check(const audit_block *b, const uint8_t *raw) {
     size_t off = 0;
-    audit_rec r;
+    audit_rec r, prev;
     for (uint32_t i = 0; i < b->count; i++) {
-        long n = audit_rec_decode(raw + off, b->raw_len - off, &r);
+        long n = audit_rec_decode(raw + off, b->raw_len - off, i ? &prev : NULL, &r);
+        prev = r;
         if (n < 0)
             return i;
         off += (size_t)n;

@@ -108,13 +108,25 @@ typedef struct {
     uint8_t program_len, channel_len, peer_len, snapshot_len, detail_len;
 } audit_rec;
 
-/* Encoded size of r (strings cut to their caps). */
+/* A string length byte meaning "the same string as the record before it
+ * in this block" (program, channel, peer, snapshot): the bytes are left
+ * out. A batch's records, or a pipelining connection's, repeat them. */
+#define AUDIT_SAME 0xFF
+
+/* Encoded size of r (strings cut to their caps), with every string in full:
+ * the most audit_rec_encode_after writes. */
 size_t audit_rec_size(const audit_rec *r);
-/* Writes r at out (audit_rec_size(r) bytes) and returns that size. */
+/* Writes r at out with every string in full (as the rings hold records)
+ * and returns its size. */
 size_t audit_rec_encode(const audit_rec *r, uint8_t *out);
-/* Decodes the record at p[0..n): fills r (pointing into p) and returns its
- * size, or -1 if the bytes are not a whole, well-formed record. */
-long audit_rec_decode(const uint8_t *p, size_t n, audit_rec *r);
+/* The same, leaving out (AUDIT_SAME) each string equal to prev's; prev is
+ * the record before it in the same block, or NULL for a block's first. */
+size_t audit_rec_encode_after(const audit_rec *r, const audit_rec *prev, uint8_t *out);
+/* Decodes the record at p[0..n): fills r (pointing into p, or into prev's
+ * strings for those left out) and returns its size, or -1 if the bytes are
+ * not a whole, well-formed record. prev: the record decoded just before in
+ * the same block, or NULL for a block's first. */
+long audit_rec_decode(const uint8_t *p, size_t n, const audit_rec *prev, audit_rec *r);
 
 /* Names for people and for `stats`: "check", "nik", and the result:
  * the reason code, the error name, "found", "nil" or "ok". Never NULL. */

@@ -36,17 +36,25 @@ def period_text(p):
     return "%04d-%02d" % (p // 12, p % 12 + 1)
 
 
-def decode_record(raw, off):
-    """One record at raw[off:]: (dict, size)."""
+SAME = 0xFF  # a string length meaning: as the record before in this block
+
+
+def decode_record(raw, off, prev=None):
+    """One record at raw[off:] (prev: the record before it in its block, or
+    None): (dict, size)."""
     (ln, method, kind, outcome, code, zero, pl, t, conn, ident, kk, period, amount,
      item, cl, el, sl, dl) = struct.unpack_from("<HBBBBBBQQQQIII4B", raw, off)
     assert zero == 0, "record at %d: byte 6 is %d" % (off, zero)
-    assert ln == REC_FIXED + pl + cl + el + sl + dl, "record at %d: length %d does not add up" % (off, ln)
     p = off + REC_FIXED
     strs = []
-    for n in (pl, cl, el, sl, dl):
+    for i, n in enumerate((pl, cl, el, sl, dl)):
+        if n == SAME and i < 4:
+            assert prev is not None, "record at %d: a string 'as before' in a block's first record" % off
+            strs.append(prev[("program", "channel", "peer", "snapshot")[i]] or "")
+            continue
         strs.append(raw[p:p + n].decode("utf-8", "replace"))
         p += n
+    assert ln == p - off, "record at %d: length %d does not add up to %d" % (off, ln, p - off)
     if outcome == 0:
         result = REASONS[code]
     elif outcome == 1:
@@ -106,7 +114,7 @@ class Segment:
             p = 0
             recs = []
             while p < raw_len:
-                r, n = decode_record(raw, p)
+                r, n = decode_record(raw, p, recs[-1] if recs else None)
                 assert tmin <= r["time_us"] <= tmax, "%s: record time outside its block's range" % path
                 recs.append(r)
                 p += n
@@ -142,10 +150,12 @@ def encode_block(first, raw, count, tmin, tmax, chain_before, codec=1):
     return head + stored + c, c
 
 
-def split_records(raw):
-    out, p = [], 0
+def record_offsets(raw):
+    """[(record dict, offset)] of a block's raw payload, as stored."""
+    out, p, prev = [], 0, None
     while p < len(raw):
-        _, n = decode_record(raw, p)
-        out.append(raw[p:p + n])
+        r, n = decode_record(raw, p, prev)
+        out.append((r, p))
+        prev = r
         p += n
     return out

@@ -9,8 +9,10 @@ write access could make, from flipping a byte to rewriting a block with a
 valid compression and record count) and asserts that verify exits 1 and
 names the segment file and the records or byte."""
 
+import hashlib
 import os
 import shutil
+import struct
 import signal
 import subprocess
 import time
@@ -72,32 +74,40 @@ def expect_break(d, name, *phrases):
     return lines
 
 
-def rewrite(path, seg, blocks, end=True, fix_chain=False):
-    """Writes seg's header, the given (head, raw, codec) blocks and an end
-    block. The stored chain values are the original ones unless fix_chain
-    (an attacker recomputing the whole segment)."""
+def rewrite(path, seg, edits, fix_chain=False):
+    """Rewrites the segment at path with the blocks of `edits` ({index:
+    raw records}) replaced, compressed again. Without fix_chain the other
+    blocks are copied byte for byte and the edited ones keep their old chain
+    value (an edit that did not touch the chain); with it, every block from
+    the first on is sealed again with a recomputed chain, numbering and end
+    block (an attacker rewriting the whole segment)."""
     out = bytearray(seg.data[:at.HEADER_LEN])
-    chain = __import__("hashlib").sha256(bytes(out)).digest()
+    chain = hashlib.sha256(bytes(out)).digest()
     first = 0
-    for i, (raw, codec) in enumerate(blocks):
-        recs = at.split_records(raw)
-        times = [at.decode_record(r, 0)[0]["time_us"] for r in recs]
-        b, c = at.encode_block(first, raw, len(recs), min(times), max(times), chain, codec)
+    for i, b in enumerate(seg.blocks):
+        off = b["off"]
+        stored_len = struct.unpack_from("<I", seg.data, off + 8)[0]
+        whole = seg.data[off:off + at.BLOCK_HEAD_LEN + stored_len + at.HASH_LEN]
+        raw = edits.get(i, b["raw"])
+        if i not in edits and not fix_chain:
+            out += whole
+            first += b["count"]
+            continue
+        recs = at.record_offsets(raw)
+        times = [r["time_us"] for r, _ in recs]
+        blk, c = at.encode_block(first, raw, len(recs), min(times), max(times), chain)
         if not fix_chain:
-            orig = seg.data[seg.blocks[i]["off"]:]
-            _, stored_len = __import__("struct").unpack_from("<II", orig, 4)
-            old_chain = orig[at.BLOCK_HEAD_LEN + stored_len:at.BLOCK_HEAD_LEN + stored_len + at.HASH_LEN]
-            b = b[:-at.HASH_LEN] + old_chain
-            c = old_chain
-        out += b
+            blk = blk[:-at.HASH_LEN] + whole[-at.HASH_LEN:]
+            c = whole[-at.HASH_LEN:]
+        out += blk
         chain = c
         first += len(recs)
-    if end:
-        import hashlib
-        import struct
-        head = b"END1" + bytes(4) + struct.pack("<QQQ", first, len(out), int(time.time() * 1e6)) + bytes(16)
+    head = b"END1" + bytes(4) + struct.pack("<QQQ", first, len(out), int(time.time() * 1e6)) + bytes(16)
+    if fix_chain:
         chain = hashlib.sha256(chain + head).digest()
         out += head + chain
+    else:
+        out += seg.data[-(at.BLOCK_HEAD_LEN + at.HASH_LEN):]
     with open(path, "wb") as f:
         f.write(out)
 
@@ -126,35 +136,37 @@ def t_flipped_byte_in_a_block(ctx):
 
 
 def t_edited_record_recompressed(ctx):
-    """A record's amount changed, the block validly recompressed."""
-    for codec in (1, 0):
-        d, segs = ctx.copy()
-        seg = at.Segment(segs[2])
-        blocks = [(b["raw"], b["codec"]) for b in seg.blocks]
-        raw = bytearray(blocks[1][0])
-        recs = at.split_records(bytes(raw))
-        k = len(recs) // 2
-        off = sum(len(r) for r in recs[:k])
-        raw[off + 44] ^= 0x01  # amount
-        blocks[1] = (bytes(raw), codec)
-        rewrite(segs[2], seg, blocks)
-        lines = expect_break(d, segs[2], block_range(seg, 1), "does not match the chain")
-        first = seg.blocks[1]["first"]
-        assert first <= first + k <= first + seg.blocks[1]["count"] - 1, lines
+    """A record's amount changed, the block validly recompressed, every
+    other byte as it was."""
+    d, segs = ctx.copy()
+    seg = at.Segment(segs[2])
+    raw = bytearray(seg.blocks[1]["raw"])
+    recs = at.record_offsets(bytes(raw))
+    k = len(recs) // 2
+    raw[recs[k][1] + 44] ^= 0x01  # amount
+    rewrite(segs[2], seg, {1: bytes(raw)})
+    lines = expect_break(d, segs[2], block_range(seg, 1), "does not match the chain")
+    # The same edit with the chain of that segment recomputed: the next
+    # segment's header no longer matches.
+    d, segs = ctx.copy()
+    rewrite(segs[2], seg, {1: bytes(raw)}, fix_chain=True)
+    rc, out = verify(d)
+    assert rc == 1 and ("BROKEN %s: " % os.path.basename(segs[2]) in out and "the next segment says" in out or
+                        "BROKEN %s: " % os.path.basename(segs[3]) in out and "does not chain from" in out), out
+    assert lines
 
 
 def t_removed_record(ctx):
     d, segs = ctx.copy()
     seg = at.Segment(segs[1])
-    blocks = [(b["raw"], b["codec"]) for b in seg.blocks]
-    recs = at.split_records(blocks[0][0])
-    blocks[0] = (b"".join(recs[:3] + recs[4:]), 1)
-    rewrite(segs[1], seg, blocks)
-    expect_break(d, segs[1], "does not match the chain")
+    raw = seg.blocks[0]["raw"]
+    last = at.record_offsets(raw)[-1][1]
+    rewrite(segs[1], seg, {0: raw[:last]})  # its last record cut out, the rest as it was
+    expect_break(d, segs[1], "records 0-%d " % (seg.blocks[0]["count"] - 2), "does not match the chain")
     # The same, with the whole segment's chain recomputed: the next segment
     # still remembers how many records it held.
     d, segs = ctx.copy()
-    rewrite(segs[1], seg, blocks, fix_chain=True)
+    rewrite(segs[1], seg, {0: raw[:last]}, fix_chain=True)
     expect_break(d, segs[1], "records removed or added")
 
 

@@ -68,7 +68,7 @@ static void record_layout(void **state) {
     assert_memory_equal(b + 56, "PKHbank-bri10.0.0.1:5000snap-A", 30);
 
     audit_rec d;
-    assert_int_equal(audit_rec_decode(b, n, &d), (long)n);
+    assert_int_equal(audit_rec_decode(b, n, NULL, &d), (long)n);
     assert_true(d.time_us == r.time_us && d.id == r.id && d.kk == r.kk && d.amount == 750000);
     assert_int_equal(d.period, 2024 * 12 + 5);
     assert_int_equal(d.item, 7);
@@ -90,26 +90,26 @@ static void record_caps_and_rejects(void **state) {
     size_t n = audit_rec_encode(&r, b);
     assert_int_equal(n, 56 + 3 + 64 + 13 + 6); /* the channel cut at 64 */
     audit_rec d;
-    assert_int_equal(audit_rec_decode(b, n, &d), (long)n);
+    assert_int_equal(audit_rec_decode(b, n, NULL, &d), (long)n);
     assert_int_equal(d.channel_len, 64);
 
-    assert_int_equal(audit_rec_decode(b, n - 1, &d), -1); /* cut short */
-    assert_int_equal(audit_rec_decode(b, 40, &d), -1);
+    assert_int_equal(audit_rec_decode(b, n - 1, NULL, &d), -1); /* cut short */
+    assert_int_equal(audit_rec_decode(b, 40, NULL, &d), -1);
     uint8_t e[AUDIT_REC_MAX];
     memcpy(e, b, n);
     e[0]++; /* length that does not add up */
-    assert_int_equal(audit_rec_decode(e, n, &d), -1);
+    assert_int_equal(audit_rec_decode(e, n, NULL, &d), -1);
     memcpy(e, b, n);
     e[6] = 1;
-    assert_int_equal(audit_rec_decode(e, n, &d), -1);
+    assert_int_equal(audit_rec_decode(e, n, NULL, &d), -1);
     memcpy(e, b, n);
     e[2] = 0;
-    assert_int_equal(audit_rec_decode(e, n, &d), -1);
+    assert_int_equal(audit_rec_decode(e, n, NULL, &d), -1);
     e[2] = 6;
-    assert_int_equal(audit_rec_decode(e, n, &d), -1);
+    assert_int_equal(audit_rec_decode(e, n, NULL, &d), -1);
     memcpy(e, b, n);
     e[3] = 4;
-    assert_int_equal(audit_rec_decode(e, n, &d), -1);
+    assert_int_equal(audit_rec_decode(e, n, NULL, &d), -1);
 
     /* Results of each outcome. */
     d.outcome = AUDIT_OUT_ERROR, d.code = 5;
@@ -224,6 +224,38 @@ static void payloads(void **state) {
     assert_int_equal(audit_payload_decode(&zb, z, back, &why), -1);
 }
 
+/* A record repeating the strings of the one before it in its block leaves
+ * them out (length byte 0xFF); decoding takes them from that record. */
+static void same_as_before(void **state) {
+    (void)state;
+    audit_rec a = sample(), b = sample();
+    b.item = 8;
+    b.program = "BPNT", b.program_len = 4; /* differs: kept */
+    uint8_t buf[2 * AUDIT_REC_MAX];
+    size_t n1 = audit_rec_encode_after(&a, NULL, buf);
+    assert_int_equal(n1, 56 + 3 + 8 + 13 + 6);
+    audit_rec da, db;
+    assert_int_equal(audit_rec_decode(buf, n1, NULL, &da), (long)n1);
+    size_t n2 = audit_rec_encode_after(&b, &da, buf + n1);
+    assert_int_equal(n2, 56 + 4); /* only the programme's 4 bytes */
+    uint8_t *r2 = buf + n1;
+    assert_int_equal(r2[0], 60);
+    assert_int_equal(r2[7], 4);
+    assert_int_equal(r2[52], 0xFF);
+    assert_int_equal(r2[53], 0xFF);
+    assert_int_equal(r2[54], 0xFF);
+    assert_int_equal(r2[55], 0);
+    assert_memory_equal(r2 + 56, "BPNT", 4);
+    assert_int_equal(audit_rec_decode(r2, n2, &da, &db), (long)n2);
+    assert_int_equal(db.channel_len, 8);
+    assert_memory_equal(db.channel, "bank-bri", 8);
+    assert_memory_equal(db.peer, "10.0.0.1:5000", 13);
+    assert_memory_equal(db.program, "BPNT", 4);
+    assert_int_equal(audit_rec_decode(r2, n2, NULL, &db), -1); /* "as before" with nothing before */
+    audit_block blk = {.raw_len = (uint32_t)(n1 + n2), .stored_len = (uint32_t)(n1 + n2), .count = 2};
+    assert_int_equal(audit_payload_check(&blk, buf), -1);
+}
+
 static void names_and_times(void **state) {
     (void)state;
     char name[AUDIT_SEG_NAME_MAX], t[32];
@@ -241,7 +273,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(record_layout),     cmocka_unit_test(record_caps_and_rejects),
         cmocka_unit_test(header_and_blocks), cmocka_unit_test(chain_is_sha256),
-        cmocka_unit_test(payloads),          cmocka_unit_test(names_and_times),
+        cmocka_unit_test(payloads),          cmocka_unit_test(same_as_before),
+        cmocka_unit_test(names_and_times),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -124,9 +124,10 @@ static void *scan_thread(void *p) {
             continue;
         }
         size_t off = 0;
-        audit_rec r;
+        audit_rec r, prev;
         for (uint32_t k = 0; k < w->b.count; k++) {
-            long n = audit_rec_decode(raw + off, w->b.raw_len - off, &r);
+            long n = audit_rec_decode(raw + off, w->b.raw_len - off, k ? &prev : NULL, &r);
+            prev = r;
             if (n < 0) {
                 fprintf(stderr, "elig-audit: %s: record %llu is not well-formed; the rest of its block is skipped\n",
                         w->seg->path, (unsigned long long)(w->b.first_record + k));
