@@ -330,7 +330,11 @@ int audit_payload_decode(const audit_block *b, const uint8_t *stored, uint8_t *r
     unsigned long long want = ZSTD_getFrameContentSize(stored, b->stored_len);
     if (want != b->raw_len)
         return *why = "compressed payload damaged (frame size does not match the block head)", -1;
-    size_t n = ZSTD_decompress(raw, b->raw_len, stored, b->stored_len);
+    /* One context per thread, reused: ZSTD_decompress would make one per block. */
+    static _Thread_local ZSTD_DCtx *dctx;
+    if (!dctx && !(dctx = ZSTD_createDCtx()))
+        return *why = "out of memory", -1;
+    size_t n = ZSTD_decompressDCtx(dctx, raw, b->raw_len, stored, b->stored_len);
     if (ZSTD_isError(n) || n != b->raw_len)
         return *why = "compressed payload damaged (does not decompress)", -1;
     return 0;

@@ -349,6 +349,9 @@ typedef struct {
     size_t cap, n;
     bool oom;
     uint64_t records, tmin, tmax;
+    /* The cell of the record before: the records of a block mostly share
+     * channel and method, so most records need no hashing at all. */
+    cell *last;
 } table;
 
 static uint64_t cell_hash(const char *ch, uint8_t len, uint8_t method, const char *result) {
@@ -372,6 +375,7 @@ static bool table_grow(table *t) {
     t->v = g.v;
     t->cap = g.cap;
     t->n = g.n;
+    t->last = NULL;
     return true;
 }
 
@@ -400,7 +404,19 @@ static bool table_add(table *t, const char *ch, uint8_t len, uint8_t method, con
 
 static void stats_fn(void *ud, int slot, const audit_rec *r) {
     table *t = &((table *)ud)[slot];
-    table_add(t, r->channel, r->channel_len, r->method, audit_result_name(r), 1);
+    const char *result = audit_result_name(r);
+    cell *l = t->last;
+    if (l && l->method == r->method && l->result == result && l->channel_len == r->channel_len &&
+        memcmp(l->channel, r->channel, r->channel_len) == 0) {
+        l->count++;
+    } else if (table_add(t, r->channel, r->channel_len, r->method, result, 1)) {
+        /* Find the cell again for next time (table_add may have grown the table). */
+        size_t i = cell_hash(r->channel, r->channel_len, r->method, result) & (t->cap - 1);
+        while (!(t->v[i].method == r->method && t->v[i].result == result && t->v[i].channel_len == r->channel_len &&
+                 memcmp(t->v[i].channel, r->channel, r->channel_len) == 0))
+            i = (i + 1) & (t->cap - 1);
+        t->last = &t->v[i];
+    }
     t->records++;
     if (r->time_us < t->tmin)
         t->tmin = r->time_us;
