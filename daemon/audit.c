@@ -37,8 +37,8 @@
 #define RETRY_MS 1000                     /* after a failed open or write */
 #define IDLE_MS 5                         /* the writer's nap when nothing came */
 #define ERROR_LOG_EVERY_MS 60000          /* a persisting failure is logged this often */
-/* zstd level of the blocks; 0 writes raw blocks (docs/BENCHMARKS.md
- * measures both: -DELIG_AUDIT_ZSTD_LEVEL=0). */
+/* zstd level of the blocks (negative: the fast levels; 0 raw blocks, as
+ * --audit-compress none). A build knob for measuring (docs/BENCHMARKS.md). */
 #ifndef ELIG_AUDIT_ZSTD_LEVEL
 #define ELIG_AUDIT_ZSTD_LEVEL 1
 #endif
@@ -92,7 +92,7 @@ struct audit {
     uint8_t chain[AUDIT_HASH_LEN];
     audit_header next;        /* what the next segment's header says of this one */
     uint8_t *raw;             /* the block being filled */
-    audit_rec prev;           /* its last record, strings pointing into raw */
+    audit_strs prev;          /* its last record's strings, pointing into raw */
     size_t raw_len;
     uint32_t raw_count;
     uint64_t raw_min, raw_max, raw_since_ms;
@@ -189,25 +189,19 @@ static uint32_t ring_take(audit *a, audit_ring *r) {
         ring_get(r, tail, lenb, 2);
         size_t len = (size_t)lenb[0] | (size_t)lenb[1] << 8;
         ring_get(r, tail, tmp, len);
-        audit_rec full, enc;
-        if (audit_rec_decode(tmp, len, NULL, &full) < 0) { /* cannot happen: we encoded it */
-            log_error("audit: a queued record does not decode; skipped");
-            tail += len;
-            continue;
-        }
         bool first = a->raw_len == 0;
-        uint8_t *dst = a->raw + a->raw_len;
-        size_t m = audit_rec_encode_after(&full, first ? NULL : &a->prev, dst);
-        audit_rec_decode(dst, m, first ? NULL : &a->prev, &enc);
-        a->prev = enc; /* its strings point into the block */
+        size_t m = audit_rec_compact(tmp, len, first ? NULL : &a->prev, a->raw + a->raw_len, &a->prev);
+        uint64_t t = 0;
+        for (int i = 7; i >= 0; i--)
+            t = t << 8 | tmp[8 + i];
         if (first) {
-            a->raw_min = a->raw_max = full.time_us;
+            a->raw_min = a->raw_max = t;
             a->raw_since_ms = mono_ms();
         }
-        if (full.time_us < a->raw_min)
-            a->raw_min = full.time_us;
-        if (full.time_us > a->raw_max)
-            a->raw_max = full.time_us;
+        if (t < a->raw_min)
+            a->raw_min = t;
+        if (t > a->raw_max)
+            a->raw_max = t;
         a->raw_len += m;
         tail += len;
         n++;
@@ -609,7 +603,7 @@ int audit_open(const audit_config *cfg, audit **out) {
     a->fd = -1;
     a->seg_limit = (uint64_t)cfg->segment_mb << 20;
     a->block_age_ms = cfg->sync_ms / 2 < BLOCK_AGE_MAX_MS ? cfg->sync_ms / 2 : BLOCK_AGE_MAX_MS;
-    a->zc = ELIG_AUDIT_ZSTD_LEVEL > 0 ? ZSTD_createCCtx() : NULL;
+    a->zc = cfg->compress && ELIG_AUDIT_ZSTD_LEVEL != 0 ? ZSTD_createCCtx() : NULL; /* negative: zstd's fast levels */
     int rc = ring_init(&a->control, a, CONTROL_RING);
     for (int i = 0; rc == 0 && i < cfg->workers; i++)
         rc = ring_init(&a->rings[i], a, cfg->buffer);

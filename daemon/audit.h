@@ -48,6 +48,7 @@ typedef struct {
     uint32_t sync_ms;      /* --audit-sync-ms: fdatasync at most this far apart */
     uint32_t segment_mb;   /* --audit-segment-mb: a new segment past this size */
     size_t buffer;         /* --audit-buffer: bytes of each worker's ring */
+    bool compress;         /* --audit-compress zstd: zstd blocks (when smaller) */
     int workers;           /* rings to make, one per worker */
     uint32_t max_batch;    /* --max-batch: a ring must hold one whole batch */
 } audit_config;

@@ -80,6 +80,9 @@ static const option table[] = {
      "fdatasync the audit segment at most this many milliseconds apart (default 1000)"},
     {"audit-segment-mb", K_U32, OFF(audit_segment_mb), 1, 1048576, "MB",
      "start a new audit segment once the current one reaches this size (default 64)"},
+    {"audit-compress", K_CHOICE, OFF(audit_compress), 0, 0, "zstd|none",
+     "compress the audit blocks with zstd (about 3x smaller, more writer CPU) or not (default zstd; "
+     "docs/BENCHMARKS.md has both)"},
     {"audit-buffer", K_SIZE, OFF(audit_buffer), 65536, 1ull << 36, "BYTES",
      "audit records each worker may queue ahead of the writer, in bytes; must hold one whole batch "
      "(default 16777216)"},

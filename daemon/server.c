@@ -381,6 +381,7 @@ int server_run(const server_config *cfg) {
             .sync_ms = cfg->audit_sync_ms,
             .segment_mb = cfg->audit_segment_mb,
             .buffer = cfg->audit_buffer,
+            .compress = cfg->audit_compress == 0,
             .workers = srv.nworkers,
             .max_batch = cfg->max_batch,
         };

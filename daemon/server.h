@@ -38,6 +38,7 @@ typedef struct {
     uint32_t audit_sync_ms;
     uint32_t audit_segment_mb;
     size_t audit_buffer;     /* bytes of each worker's record ring */
+    int audit_compress;      /* 0 zstd, 1 none */
 } server_config;
 
 typedef struct worker worker;

@@ -95,6 +95,32 @@ size_t audit_rec_encode_after(const audit_rec *r, const audit_rec *prev, uint8_t
 
 size_t audit_rec_encode(const audit_rec *r, uint8_t *out) { return audit_rec_encode_after(r, NULL, out); }
 
+size_t audit_rec_compact(const uint8_t *full, size_t len, const audit_strs *prev, uint8_t *out, audit_strs *now) {
+    static const int at[4] = {7, 52, 53, 54}; /* where each string's length byte is */
+    memcpy(out, full, AUDIT_REC_FIXED);
+    const uint8_t *src = full + AUDIT_REC_FIXED;
+    uint8_t *dst = out + AUDIT_REC_FIXED;
+    for (int i = 0; i < 4; i++) {
+        uint8_t n = full[at[i]];
+        if (prev && n && prev->n[i] == n && memcmp(prev->s[i], src, n) == 0) {
+            out[at[i]] = AUDIT_SAME;
+            now->s[i] = prev->s[i];
+        } else {
+            memcpy(dst, src, n);
+            now->s[i] = dst;
+            dst += n;
+        }
+        now->n[i] = n;
+        src += n;
+    }
+    size_t rest = len - (size_t)(src - full); /* detail */
+    memcpy(dst, src, rest);
+    dst += rest;
+    size_t m = (size_t)(dst - out);
+    put16(out, (uint16_t)m);
+    return m;
+}
+
 /* One string of a record being decoded: its bytes at *s, or prev's. */
 static bool take_str(uint8_t k, uint8_t max, const char **s, const char *pstr, uint8_t plen, bool have_prev,
                      const char **out, uint8_t *outlen, size_t *bytes) {

@@ -122,6 +122,20 @@ size_t audit_rec_encode(const audit_rec *r, uint8_t *out);
 /* The same, leaving out (AUDIT_SAME) each string equal to prev's; prev is
  * the record before it in the same block, or NULL for a block's first. */
 size_t audit_rec_encode_after(const audit_rec *r, const audit_rec *prev, uint8_t *out);
+/* The strings of the last record written into a block, for
+ * audit_rec_compact: each points into the block. */
+typedef struct {
+    const uint8_t *s[4]; /* program, channel, peer, snapshot */
+    uint8_t n[4];
+} audit_strs;
+
+/* Copies the record full[0..len) (every string in full, as audit_rec_encode
+ * writes it) to out, leaving out each string equal to prev's (prev NULL for
+ * a block's first record), and sets *now to its strings in out or prev.
+ * Returns the bytes written (at most len). The writer's fast path: no
+ * decoding into an audit_rec. The record must be well-formed. */
+size_t audit_rec_compact(const uint8_t *full, size_t len, const audit_strs *prev, uint8_t *out, audit_strs *now);
+
 /* Decodes the record at p[0..n): fills r (pointing into p, or into prev's
  * strings for those left out) and returns its size, or -1 if the bytes are
  * not a whole, well-formed record. prev: the record decoded just before in

@@ -303,6 +303,21 @@ def t_trail_and_stats(ctx):
     assert "verify: ok" in run_audit("verify", adir).stdout
 
 
+def t_uncompressed(ctx):
+    """--audit-compress none: raw blocks, read alike by verify and trail."""
+    d, adir = start(ctx, "raw", "--audit-compress", "none")
+    with d.conn() as c:
+        c.ok("check_batch", [[et.case_params(x) for x in et.CASES[:20]]])
+        c.ok("check", ["kks", et.KKS1, "PKH", "2024-03"])
+    stop(d)
+    segs, recs = at.read_dir(adir)
+    assert len(recs) == 21, "%d records, want 21" % len(recs)
+    assert all(b["codec"] == 0 for s in segs for b in s.blocks), "a compressed block with --audit-compress none"
+    assert "verify: ok" in run_audit("verify", adir).stdout
+    doc = json.loads(run_audit("trail", adir, "--snapshot", ctx.snapshot, "nik", et.N3, "--json").stdout)
+    assert any(r["kind"] == "kks" and r["id"] == et.KKS1 for r in doc["records"]), doc
+
+
 def t_usage_errors(ctx):
     """Bad usage is exit 2 with a one-line reason; eligd refuses a second
     writer on one directory and a buffer that cannot hold a batch."""
@@ -332,5 +347,6 @@ def t_usage_errors(ctx):
 
 
 if __name__ == "__main__":
-    et.main([t_records_equal_answers_under_load, t_reload_records_and_modes, t_trail_and_stats, t_usage_errors],
+    et.main([t_records_equal_answers_under_load, t_reload_records_and_modes, t_trail_and_stats, t_uncompressed,
+             t_usage_errors],
             setup=setup, budget=150)

@@ -254,6 +254,19 @@ static void same_as_before(void **state) {
     assert_int_equal(audit_rec_decode(r2, n2, NULL, &db), -1); /* "as before" with nothing before */
     audit_block blk = {.raw_len = (uint32_t)(n1 + n2), .stored_len = (uint32_t)(n1 + n2), .count = 2};
     assert_int_equal(audit_payload_check(&blk, buf), -1);
+
+    /* The writer's path: full records in, the same bytes out. */
+    uint8_t f1[AUDIT_REC_MAX], f2[AUDIT_REC_MAX], out[2 * AUDIT_REC_MAX];
+    size_t l1 = audit_rec_encode(&a, f1), l2 = audit_rec_encode(&b, f2);
+    audit_strs st;
+    size_t m1 = audit_rec_compact(f1, l1, NULL, out, &st);
+    size_t m2 = audit_rec_compact(f2, l2, &st, out + m1, &st);
+    assert_int_equal(m1, n1);
+    assert_int_equal(m2, n2);
+    assert_memory_equal(out, buf, n1 + n2);
+    assert_int_equal(st.n[1], 8);
+    assert_memory_equal(st.s[1], "bank-bri", 8);
+    assert_ptr_equal(st.s[1], out + 56 + 3); /* the first record's copy */
 }
 
 static void names_and_times(void **state) {
