@@ -159,7 +159,7 @@ def main():
             p99 = statistics.median(x["latency_us"]["p99"] for x in res[(sc_name, mode)])
             cpa = statistics.median(x["cpu_us_per_answer"] for x in res[(sc_name, mode)])
             if mode == "off":
-                tail = "– | – | – | –"
+                tail = "– | – | –"
             else:
                 e = extra[(sc_name, mode)]
                 tail = "%.1f | %.1f %% of a core | %.2f s" % (statistics.median(x[0] for x in e),
