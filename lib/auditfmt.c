@@ -2,7 +2,9 @@
 #include "auditfmt.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <zstd.h>
@@ -321,15 +323,46 @@ int audit_block_decode(const uint8_t p[AUDIT_BLOCK_HEAD_LEN], audit_block *b, co
     return 0;
 }
 
+/* ---- per-thread contexts ----------------------------------------------- */
+
+/* A SHA-256 context and a zstd decompression context per thread, reused
+ * (making one per block would cost an allocation and a setup each time),
+ * and freed when the thread ends. */
+typedef struct {
+    EVP_MD_CTX *md;
+    ZSTD_DCtx *dz;
+} tls_ctx;
+
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+static void tls_free(void *p) {
+    tls_ctx *t = p;
+    EVP_MD_CTX_free(t->md);
+    ZSTD_freeDCtx(t->dz);
+    free(t);
+}
+
+static void tls_make_key(void) { pthread_key_create(&tls_key, tls_free); }
+
+static tls_ctx *tls(void) {
+    pthread_once(&tls_once, tls_make_key);
+    tls_ctx *t = pthread_getspecific(tls_key);
+    if (!t && (t = calloc(1, sizeof *t)) && pthread_setspecific(tls_key, t) != 0) {
+        free(t);
+        t = NULL;
+    }
+    return t;
+}
+
 /* ---- the chain --------------------------------------------------------- */
 
 int audit_chain(const uint8_t *prev, const void *a, size_t an, const void *b, size_t bn,
                 uint8_t out[AUDIT_HASH_LEN]) {
-    /* One context per thread, reused: EVP_MD_CTX_new per block would cost
-     * an allocation each time. */
-    static _Thread_local EVP_MD_CTX *ctx;
-    if (!ctx && !(ctx = EVP_MD_CTX_new()))
+    tls_ctx *t = tls();
+    if (!t || (!t->md && !(t->md = EVP_MD_CTX_new())))
         return -1;
+    EVP_MD_CTX *ctx = t->md;
     unsigned int n;
     bool ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) && (!prev || EVP_DigestUpdate(ctx, prev, AUDIT_HASH_LEN)) &&
               (!an || EVP_DigestUpdate(ctx, a, an)) && (!bn || EVP_DigestUpdate(ctx, b, bn)) &&
@@ -356,11 +389,10 @@ int audit_payload_decode(const audit_block *b, const uint8_t *stored, uint8_t *r
     unsigned long long want = ZSTD_getFrameContentSize(stored, b->stored_len);
     if (want != b->raw_len)
         return *why = "compressed payload damaged (frame size does not match the block head)", -1;
-    /* One context per thread, reused: ZSTD_decompress would make one per block. */
-    static _Thread_local ZSTD_DCtx *dctx;
-    if (!dctx && !(dctx = ZSTD_createDCtx()))
+    tls_ctx *t = tls();
+    if (!t || (!t->dz && !(t->dz = ZSTD_createDCtx())))
         return *why = "out of memory", -1;
-    size_t n = ZSTD_decompressDCtx(dctx, raw, b->raw_len, stored, b->stored_len);
+    size_t n = ZSTD_decompressDCtx(t->dz, raw, b->raw_len, stored, b->stored_len);
     if (ZSTD_isError(n) || n != b->raw_len)
         return *why = "compressed payload damaged (does not decompress)", -1;
     return 0;

@@ -291,7 +291,8 @@ int report_trail(const segfile *f, int n, const char *snap_path, int kind, uint6
     free(t.per);
     if (oom || all.oom)
         return fprintf(stderr, "elig-audit: out of memory collecting the trail\n"), 1;
-    qsort(all.v, all.n, sizeof *all.v, by_time);
+    if (all.n)
+        qsort(all.v, all.n, sizeof *all.v, by_time);
     char kk[17], kks[17];
     if (found) {
         id16(h.kk, kk);
@@ -459,7 +460,8 @@ static size_t group_by(const table *t, int what, group *g, size_t max) {
         }
         g[k].count += c->count;
     }
-    qsort(g, n, sizeof *g, by_count);
+    if (n)
+        qsort(g, n, sizeof *g, by_count);
     return n;
 }
 
@@ -512,7 +514,8 @@ int report_stats(const segfile *f, int n, const report_opts *o) {
     for (size_t i = 0; i < all.cap; i++)
         if (all.v[i].used)
             cells[nc++] = all.v[i];
-    qsort(cells, nc, sizeof *cells, by_cell);
+    if (nc)
+        qsort(cells, nc, sizeof *cells, by_cell);
     static const char *const names[] = {"channel", "method", "result"};
     char t1[32] = "", t2[32] = "";
     if (all.records) {

@@ -45,7 +45,8 @@ int segdir_list(const char *dir, segfile **out, int *n) {
         cnt++;
     }
     closedir(d);
-    qsort(f, (size_t)cnt, sizeof *f, by_name);
+    if (cnt)
+        qsort(f, (size_t)cnt, sizeof *f, by_name);
     *out = f;
     *n = cnt;
     return 0;
