@@ -124,6 +124,7 @@ static void *run(void *arg) {
     if (errors)
         fprintf(stderr, "bench-answer: %llu answers failed\n", (unsigned long long)errors);
     buf_free(&out);
+    query_ctx_destroy(&ctx);
     elig_reader_close(reader);
     j->elapsed = now_s() - begin;
     j->answers = answers;

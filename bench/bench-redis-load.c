@@ -156,6 +156,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench-redis-load: %llu keys\n", l.keys);
     mdb_txn_abort(txn);
     mdb_env_close(env);
+    query_ctx_destroy(&l.ctx);
     elig_reader_close(reader);
     elig_snap_close(snap);
     buf_free(&l.resp);

@@ -12,6 +12,7 @@
  * unknown_method. The difference between eligd and this server at the same
  * load is what parsing, the lookups and the rule cost. */
 #include <msgpack.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "query.h"
@@ -45,24 +46,35 @@ static void pack_answer(msgpack_packer *pk, const char *snapshot_id) {
     pack_str(pk, snapshot_id);
 }
 
-/* The answer's bytes, encoded once per worker thread (per snapshot id). */
-static _Thread_local struct {
+/* The answer's bytes, encoded once per worker thread (per snapshot id).
+ * Each thread's cache is also listed here, so query_ctx_destroy (on the
+ * main thread, after the workers ended) can free them all. */
+typedef struct {
     const char *for_id;
     buf bytes;
-} cached;
+} answer_cache;
+static _Thread_local answer_cache *cached;
+static answer_cache *all_caches[256];
+static atomic_int n_caches;
 
 static int append_answer(const query_ctx *q, buf *out) {
     const char *id = elig_snap_meta(elig_reader_snap(q->answer.reader))->id;
-    if (cached.for_id != id) {
-        msgpack_packer pk;
-        cached.bytes.len = 0;
-        msgpack_packer_init(&pk, &cached.bytes, buf_msgpack_write);
-        pack_answer(&pk, id);
-        if (cached.bytes.failed)
+    if (!cached) {
+        int i = atomic_fetch_add(&n_caches, 1);
+        if (i >= 256 || !(cached = calloc(1, sizeof *cached)))
             return -1;
-        cached.for_id = id;
+        all_caches[i] = cached;
     }
-    return buf_append(out, cached.bytes.data, cached.bytes.len);
+    if (cached->for_id != id) {
+        msgpack_packer pk;
+        cached->bytes.len = 0;
+        msgpack_packer_init(&pk, &cached->bytes, buf_msgpack_write);
+        pack_answer(&pk, id);
+        if (cached->bytes.failed)
+            return -1;
+        cached->for_id = id;
+    }
+    return buf_append(out, cached->bytes.data, cached->bytes.len);
 }
 
 int query_ctx_init(query_ctx *q, uint32_t max_batch) {
@@ -70,7 +82,14 @@ int query_ctx_init(query_ctx *q, uint32_t max_batch) {
     return 0;
 }
 
-void query_ctx_destroy(query_ctx *q) { (void)q; }
+void query_ctx_destroy(query_ctx *q) {
+    (void)q;
+    int n = atomic_exchange(&n_caches, 0);
+    for (int i = 0; i < n && i < 256; i++) {
+        buf_free(&all_caches[i]->bytes);
+        free(all_caches[i]);
+    }
+}
 
 int query_handle(query_ctx *ctx, const session *s, const mpr_request *m, buf *out) {
     (void)s;

@@ -27,6 +27,7 @@
 #include <uv.h>
 #include <zstd.h>
 
+#include "alloc.h"
 #include "auditfmt.h"
 #include "log.h"
 
@@ -131,7 +132,7 @@ static int ring_init(audit_ring *r, audit *a, size_t bytes) {
     while (cap < bytes)
         cap <<= 1;
     memset(r, 0, sizeof *r);
-    if (!(r->data = malloc(cap)))
+    if (!(r->data = elig_malloc(cap)))
         return ELIG_ENOMEM;
     r->cap = cap;
     r->mask = cap - 1;
@@ -270,7 +271,7 @@ static int out_reserve(outbuf *o, size_t more) {
     size_t cap = o->cap ? o->cap : 65536;
     while (cap - o->len < more)
         cap *= 2;
-    uint8_t *p = realloc(o->data, cap);
+    uint8_t *p = elig_realloc(o->data, cap);
     if (!p)
         return -1;
     o->data = p;
@@ -586,14 +587,14 @@ int audit_open(const audit_config *cfg, audit **out) {
         close(dirfd);
         return e == EWOULDBLOCK ? ELIG_ECONFIG : -e;
     }
-    audit *a = calloc(1, sizeof *a);
-    if (!a || !(a->rings = calloc((size_t)cfg->workers, sizeof *a->rings)) ||
-        !(a->raw = malloc(BLOCK_CAP))) {
+    audit *a = elig_calloc(1, sizeof *a);
+    if (!a || !(a->rings = elig_calloc((size_t)cfg->workers, sizeof *a->rings)) ||
+        !(a->raw = elig_malloc(BLOCK_CAP))) {
         close(lockfd);
         close(dirfd);
         if (a)
-            free(a->rings);
-        free(a);
+            elig_free(a->rings);
+        elig_free(a);
         return ELIG_ENOMEM;
     }
     a->cfg = *cfg;
@@ -649,11 +650,11 @@ void audit_close(audit *a, uint64_t patience_ms) {
         close(a->fd);
     }
     for (int i = 0; a->rings && i < a->cfg.workers; i++)
-        free(a->rings[i].data);
-    free(a->rings);
-    free(a->control.data);
-    free(a->raw);
-    free(a->out.data);
+        elig_free(a->rings[i].data);
+    elig_free(a->rings);
+    elig_free(a->control.data);
+    elig_free(a->raw);
+    elig_free(a->out.data);
     ZSTD_freeCCtx(a->zc);
     close(a->lockfd); /* releases the flock */
     close(a->dirfd);
@@ -661,7 +662,7 @@ void audit_close(audit *a, uint64_t patience_ms) {
     uv_mutex_destroy(&a->wake_mu);
     uv_mutex_destroy(&a->err_mu);
     uv_cond_destroy(&a->wake);
-    free(a);
+    elig_free(a);
 }
 
 audit_ring *audit_worker_ring(audit *a, int i) { return a ? &a->rings[i] : NULL; }

@@ -2,14 +2,16 @@
  *
  * Used for a connection's partial input, its unsent output, and each
  * worker's shared scratch space. Growth is explicit and fallible: callers
- * decide the limit (a buffer a client can grow always has one, see conn.c). */
+ * decide the limit (a buffer a client can grow always has one, see conn.c).
+ * Memory comes from the allocator seam (alloc.h). */
 #ifndef ELIGD_BUF_H
 #define ELIGD_BUF_H
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdlib.h>
 #include <string.h>
+
+#include "alloc.h"
 
 typedef struct {
     char *data;
@@ -24,7 +26,7 @@ static inline int buf_reserve(buf *b, size_t more) {
     size_t cap = b->cap ? b->cap : 4096;
     while (cap - b->len < more)
         cap *= 2;
-    char *p = realloc(b->data, cap);
+    char *p = elig_realloc(b->data, cap);
     if (!p) {
         b->failed = true;
         return -1;
@@ -53,7 +55,7 @@ static inline void buf_consume(buf *b, size_t n) {
 }
 
 static inline void buf_free(buf *b) {
-    free(b->data);
+    elig_free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
     b->failed = false;

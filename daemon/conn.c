@@ -94,7 +94,7 @@ static void rx_free(conn *c) {
     if (!c->rx)
         return;
     buf_free(&c->rx->in);
-    free(c->rx);
+    elig_free(c->rx);
     c->rx = NULL;
     account(c);
 }
@@ -102,7 +102,7 @@ static void rx_free(conn *c) {
 /* Keeps the partial request data[0..len) and the decoder's progress. */
 static int rx_keep(conn *c, const char *data, size_t len, const mpr_scan *scan) {
     if (!c->rx) {
-        if (!make_room(c, sizeof *c->rx) || !(c->rx = calloc(1, sizeof *c->rx)))
+        if (!make_room(c, sizeof *c->rx) || !(c->rx = elig_calloc(1, sizeof *c->rx)))
             return -1;
         account(c);
     }
@@ -309,7 +309,7 @@ static void on_close(uv_handle_t *h) {
     }
     buf_free(&c->inflight);
     account(c);
-    free(c);
+    elig_free(c);
     worker_maybe_finish(w);
 }
 
@@ -350,7 +350,10 @@ static void serve(conn *c, conn_event ev, const char *data, size_t len, conn_clo
         if (c->state == CONN_READING)
             out = answer_input(c, data, len);
         data = NULL;
-        if (out == NO_MEMORY || flush(c) != 0) {
+        /* On NO_MEMORY, send the answers to the whole requests before it
+         * anyway: left in the worker's buffer they would go out on the
+         * next connection served. */
+        if (flush(c) != 0 || out == NO_MEMORY) {
             serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_ERROR);
             return;
         }
@@ -399,10 +402,43 @@ static void describe_peer(conn *c, bool is_unix) {
     snprintf(c->sess.peer, sizeof c->sess.peer, "%s:%d", host, port);
 }
 
+static void on_refused(uv_handle_t *h) {
+    worker *w = h->data;
+    int k = h == (uv_handle_t *)&w->refuse[1];
+    w->refusing[k] = false;
+    if (w->stalled[k]) {
+        w->stalled[k] = false;
+        if (!w->draining) /* else the listener is closed, and its pending connection with it */
+            conn_accept(w, k ? (uv_stream_t *)&w->unix_listen : (uv_stream_t *)&w->tcp_listen);
+    }
+}
+
+/* No memory for a connection: accept it into the worker's spare handle and
+ * close it at once, counted. Not accepting it is no option: libuv stops
+ * polling a listener until its pending connection is uv_accept()ed, so
+ * the worker would never accept again. If the spare is still closing, the
+ * connection waits for its close callback. */
+static void refuse(worker *w, uv_stream_t *listener) {
+    int k = listener == (uv_stream_t *)&w->unix_listen;
+    if (w->refusing[k]) {
+        w->stalled[k] = true;
+        return;
+    }
+    uv_handle_t *h = (uv_handle_t *)&w->refuse[k];
+    if ((k ? uv_pipe_init(&w->loop, &w->refuse[k].pipe, 0) : uv_tcp_init(&w->loop, &w->refuse[k].tcp)) != 0)
+        return;
+    h->data = w;
+    w->refusing[k] = true;
+    uv_accept(listener, (uv_stream_t *)h);
+    worker_count_close(w, CONN_CLOSE_ERROR);
+    uv_close(h, on_refused);
+}
+
 void conn_accept(worker *w, uv_stream_t *listener) {
-    conn *c = calloc(1, sizeof *c);
+    conn *c = elig_calloc(1, sizeof *c);
     if (!c) {
-        log_error("worker %d: out of memory accepting a connection", w->index);
+        log_error("worker %d: out of memory accepting a connection: closing it", w->index);
+        refuse(w, listener);
         return;
     }
     c->w = w;
@@ -410,7 +446,8 @@ void conn_accept(worker *w, uv_stream_t *listener) {
     bool is_unix = listener == (uv_stream_t *)&w->unix_listen;
     int rc = is_unix ? uv_pipe_init(&w->loop, &c->h.pipe, 0) : uv_tcp_init(&w->loop, &c->h.tcp);
     if (rc != 0) {
-        free(c);
+        elig_free(c);
+        refuse(w, listener);
         return;
     }
     c->h.handle.data = c;

@@ -244,7 +244,15 @@ typedef struct {
     server_config *cfg;
     char name[64];
     char err[ERR_MAX];
+    const void *owned[N_OPTIONS]; /* the string this file set for each option */
 } file_ctx;
+
+/* The string an option holds in cfg (K_STR, K_LISTEN's host), else NULL. */
+static const void *string_of(const server_config *cfg, const option *o) {
+    if (o->k == K_STR)
+        return *(const char *const *)((const char *)cfg + o->off);
+    return o->k == K_LISTEN ? cfg->listen_host : NULL;
+}
 
 /* inih calls this per `name = value`; on 0 it stops and returns the line. */
 static int on_ini(void *user, const char *section, const char *name, const char *value) {
@@ -255,23 +263,52 @@ static int on_ini(void *user, const char *section, const char *name, const char 
         snprintf(f->err, sizeof f->err, "sections are not used; write `name = value` lines");
     else if (!o)
         snprintf(f->err, sizeof f->err, "unknown option");
-    else if (set(o, value, f->cfg, f->err))
+    else {
+        size_t i = (size_t)(o - table);
+        const void *before = string_of(f->cfg, o);
+        if (!set(o, value, f->cfg, f->err))
+            return 0;
+        if (before && before == f->owned[i]) /* the same key again: its first value is ours */
+            free((void *)before);
+        f->owned[i] = string_of(f->cfg, o);
         return 1;
+    }
     return 0;
 }
 
-static void read_config(const char *path, server_config *cfg) {
+void options_free_strings(server_config *cfg) {
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const void *s = string_of(cfg, &table[i]);
+        free((void *)s);
+        if (table[i].k == K_STR)
+            *(const char **)field(cfg, &table[i]) = NULL;
+        else if (table[i].k == K_LISTEN)
+            cfg->listen_host = NULL;
+    }
+}
+
+int options_read_config(const char *path, server_config *cfg, char *msg, size_t msglen) {
     file_ctx f = {.cfg = cfg};
     int line = ini_parse(path, on_ini, &f);
+    if (line == 0)
+        return 0;
     if (line == -1)
-        usage_error("--config %s: %s", path, strerror(errno));
-    if (line == -2)
-        usage_error("--config %s: %s", path, "out of memory");
-    if (line > 0) {
-        if (f.err[0])
-            fprintf(stderr, "eligd: %s:%d: %s: %s\n", path, line, f.name, f.err);
-        else
-            fprintf(stderr, "eligd: %s:%d: not a `name = value` line\n", path, line);
+        snprintf(msg, msglen, "--config %s: %s", path, strerror(errno));
+    else if (line == -2)
+        snprintf(msg, msglen, "--config %s: out of memory", path);
+    else if (f.err[0])
+        snprintf(msg, msglen, "%s:%d: %s: %s", path, line, f.name, f.err);
+    else
+        snprintf(msg, msglen, "%s:%d: not a `name = value` line", path, line);
+    return -1;
+}
+
+static void read_config(const char *path, server_config *cfg) {
+    char msg[ERR_MAX + 4200];
+    if (options_read_config(path, cfg, msg, sizeof msg) != 0) {
+        if (strncmp(msg, "--config ", 9) == 0)
+            usage_error("%s%s", msg, "");
+        fprintf(stderr, "eligd: %s\n", msg);
         exit(2);
     }
 }

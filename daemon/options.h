@@ -24,6 +24,17 @@ typedef enum {
  * (and, for the file, the line) to stderr and exits 2. */
 options_action options_parse(int argc, char **argv, server_config *cfg);
 
+/* Reads the config file at path into cfg (over what cfg holds), as
+ * --config does, without exiting: 0, or -1 with a one-line message naming
+ * the file and line in msg. Strings set are allocated and kept for the
+ * process's life. For options_parse and the config fuzz target. */
+int options_read_config(const char *path, server_config *cfg, char *msg, size_t msglen);
+
+/* Frees every string option of cfg and sets it NULL. Only for a cfg whose
+ * strings all came from options_read_config (a test, a fuzz target):
+ * options_parse's defaults are not allocated. */
+void options_free_strings(server_config *cfg);
+
 /* Writes the option list as --help shows it. */
 void options_usage(FILE *out);
 

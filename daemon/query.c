@@ -1,15 +1,15 @@
 /* query.c — see query.h: the request path, one call per step. */
 #include "query.h"
 
-#include <stdlib.h>
+#include "alloc.h"
 
 #include "decode.h"
 #include "encode.h"
 
 int query_ctx_init(query_ctx *q, uint32_t max_batch) {
     q->scratch.max_batch = max_batch;
-    q->scratch.queries = calloc(max_batch, sizeof *q->scratch.queries);
-    q->scratch.answers = calloc(max_batch, sizeof *q->scratch.answers);
+    q->scratch.queries = elig_calloc(max_batch, sizeof *q->scratch.queries);
+    q->scratch.answers = elig_calloc(max_batch, sizeof *q->scratch.answers);
     if (!q->scratch.queries || !q->scratch.answers) {
         query_ctx_destroy(q);
         return ELIG_ENOMEM;
@@ -18,8 +18,8 @@ int query_ctx_init(query_ctx *q, uint32_t max_batch) {
 }
 
 void query_ctx_destroy(query_ctx *q) {
-    free(q->scratch.queries);
-    free(q->scratch.answers);
+    elig_free(q->scratch.queries);
+    elig_free(q->scratch.answers);
     q->scratch.queries = NULL;
     q->scratch.answers = NULL;
 }

@@ -12,6 +12,7 @@
  * the snapshot, SIGTERM/SIGINT start the drain. */
 #include "server.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -68,14 +69,23 @@ static int bound_port(int fd) {
     return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
-/* True if a live process accepts connections on the Unix socket at path. */
-static bool unix_socket_live(const struct sockaddr_un *sa) {
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+/* 0 only if nobody listens on the Unix socket at path: connect() says
+ * ECONNREFUSED (a file left by a dead process) or the file has just gone.
+ * Else why it may be a live daemon's, not ours to remove: EADDRINUSE when
+ * something accepts (or its backlog is full), or connect's errno (e.g. no
+ * permission to connect). Non-blocking, so a live but stuck daemon cannot
+ * hold up our start. */
+static int unix_socket_probe(const struct sockaddr_un *sa) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
-        return false;
-    bool live = connect(fd, (const struct sockaddr *)sa, sizeof *sa) == 0 || errno == EAGAIN;
+        return errno;
+    int why = 0;
+    if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) == 0 || errno == EAGAIN)
+        why = EADDRINUSE;
+    else if (errno != ECONNREFUSED && errno != ENOENT)
+        why = errno;
     close(fd);
-    return live;
+    return why;
 }
 
 /* The Unix socket at path, with permissions `mode` whatever the umask. A
@@ -95,8 +105,15 @@ static int unix_socket(const char *path, unsigned mode) {
             log_error("cannot listen on %s: exists and is not a socket", path);
             return -1;
         }
-        if (unix_socket_live(&sa)) {
+        int why = unix_socket_probe(&sa);
+        if (why == EADDRINUSE) {
             log_error("cannot listen on %s: another process is listening on it", path);
+            return -1;
+        }
+        if (why) {
+            log_error("cannot listen on %s: a socket is there that may be in use (%s); remove it if it is "
+                      "stale",
+                      path, strerror(why));
             return -1;
         }
         unlink(path);
@@ -116,29 +133,57 @@ static int unix_socket(const char *path, unsigned mode) {
     return fd;
 }
 
-/* Every connection is a file descriptor: raise the soft RLIMIT_NOFILE to
- * what --max-connections needs (up to the hard limit), or lower the
- * effective maximum to what the limit allows, and say so. */
-#define FD_RESERVE 64 /* listeners, the snapshot, logs, timers, audit... */
-static void fit_fd_limit(server_config *cfg) {
+/* Every connection is a file descriptor. Before anything is opened, the
+ * soft RLIMIT_NOFILE is raised to what --max-connections needs (up to the
+ * hard limit); once the listeners, loops and snapshot are open, the
+ * descriptors actually left decide the effective maximum (fit_connections),
+ * so that a connection is refused by the count, cleanly and counted, never
+ * by a failing accept(). */
+#define FD_PER_THREAD 6 /* loop, wakeups, listeners: an estimate for the raise only */
+#define FD_SPARE 8      /* a refused connection's moment, a reload's snapshot, the ready file */
+static void raise_fd_limit(const server_config *cfg) {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
         return;
-    rlim_t need = (rlim_t)cfg->max_connections + FD_RESERVE;
-    if (rl.rlim_cur < need) {
-        rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
-        struct rlimit nrl = {want, rl.rlim_max};
-        if (setrlimit(RLIMIT_NOFILE, &nrl) == 0)
-            rl.rlim_cur = want;
+    rlim_t need = (rlim_t)cfg->max_connections + 64 + (rlim_t)cfg->threads * FD_PER_THREAD + FD_SPARE;
+    if (rl.rlim_cur >= need)
+        return;
+    struct rlimit nrl = {rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max, rl.rlim_max};
+    setrlimit(RLIMIT_NOFILE, &nrl);
+}
+
+/* Descriptors open now, or -1 if that cannot be known. */
+static long open_fds(void) {
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    long n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n - 1; /* the directory's own */
+}
+
+/* Lowers cfg->max_connections to the descriptors left under the soft
+ * limit, and says so. 0, or -1 (logged) if none are left. */
+static int fit_connections(server_config *cfg) {
+    struct rlimit rl;
+    long used = open_fds();
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || used < 0)
+        return 0;
+    long long left = (long long)rl.rlim_cur - used - FD_SPARE;
+    if (left >= (long long)cfg->max_connections)
+        return 0;
+    if (left < 1) {
+        log_error("open-file limit is %llu and %ld are open already: no room for connections (raise "
+                  "ulimit -n, or fewer --threads)",
+                  (unsigned long long)rl.rlim_cur, used);
+        return -1;
     }
-    if (rl.rlim_cur < need) {
-        uint32_t fit = rl.rlim_cur > 2 * FD_RESERVE ? (uint32_t)(rl.rlim_cur - FD_RESERVE) : (uint32_t)(rl.rlim_cur / 2);
-        if (fit < 1)
-            fit = 1;
-        log_warn("open-file limit is %llu: serving at most %u connections instead of --max-connections %u",
-                 (unsigned long long)rl.rlim_cur, fit, cfg->max_connections);
-        cfg->max_connections = fit;
-    }
+    log_warn("open-file limit is %llu: serving at most %lld connections instead of --max-connections %u",
+             (unsigned long long)rl.rlim_cur, left, cfg->max_connections);
+    cfg->max_connections = (uint32_t)left;
+    return 0;
 }
 
 /* Written only once every worker listens, and renamed into place, so a
@@ -299,6 +344,8 @@ static int start_workers(server *srv, int *port) {
     }
     if (unix_fd >= 0)
         close(unix_fd);
+    if (fit_connections(&srv->cfg) != 0) /* every descriptor of our own is open now */
+        return -1;
     for (int i = 0; i < srv->nworkers; i++)
         if (worker_start(&srv->workers[i]) != 0) {
             log_error("cannot start worker thread %d", i);
@@ -360,7 +407,7 @@ int server_run(const server_config *cfg) {
     static server srv; /* one per process; static so signal handlers can reach it */
     memset(&srv, 0, sizeof srv);
     srv.cfg = *cfg;
-    fit_fd_limit(&srv.cfg);
+    raise_fd_limit(&srv.cfg);
     uv_mutex_init(&srv.reload_mu);
     srv.start_ms = server_now_ms();
     atomic_init(&srv.connections, 0);

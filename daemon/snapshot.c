@@ -5,10 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "log.h"
 
 static snap_ref *ref_new(elig_snap *s) {
-    snap_ref *r = malloc(sizeof *r);
+    snap_ref *r = elig_malloc(sizeof *r);
     if (!r)
         return NULL;
     r->snap = s;
@@ -20,7 +21,7 @@ void snap_ref_release(snap_ref *r) {
     if (r && atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1) {
         log_debug("closing snapshot %s", elig_snap_meta(r->snap)->id);
         elig_snap_close(r->snap);
-        free(r);
+        elig_free(r);
     }
 }
 

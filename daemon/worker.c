@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "conn.h"
 #include "log.h"
 
@@ -144,7 +145,7 @@ int worker_init(worker *w, server *srv, int index, int tcp_fd, int unix_fd) {
     w->qctx.answer.server_info_ud = w;
     w->qctx.audit = audit_worker_ring(srv->audit, index);
     int rc;
-    if (!(w->rbuf = malloc(WORKER_READ_CHUNK)) || query_ctx_init(&w->qctx, srv->cfg.max_batch) != 0)
+    if (!(w->rbuf = elig_malloc(WORKER_READ_CHUNK)) || query_ctx_init(&w->qctx, srv->cfg.max_batch) != 0)
         return ELIG_ENOMEM;
 
     uint64_t gen;
@@ -198,7 +199,7 @@ void worker_destroy(worker *w) {
     w->snap = NULL;
     buf_free(&w->out);
     query_ctx_destroy(&w->qctx);
-    free(w->rbuf);
+    elig_free(w->rbuf);
 }
 
 static void server_info_cb(void *ud, call_server_info *out) {

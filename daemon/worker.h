@@ -34,6 +34,14 @@ struct worker {
     uv_tcp_t tcp_listen;
     uv_pipe_t unix_listen;
     bool has_tcp, has_unix;
+    /* A connection there is no memory for is accepted into one of these
+     * (0 TCP, 1 Unix) and closed at once (conn.c refuse()). */
+    union {
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } refuse[2];
+    bool refusing[2]; /* that handle is closing */
+    bool stalled[2];  /* a connection waits for it */
 
     conn *conns; /* every open connection, for sweeps and drain */
     uint32_t nconns;

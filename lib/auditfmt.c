@@ -1,6 +1,8 @@
 /* auditfmt.c — see auditfmt.h. */
 #include "auditfmt.h"
 
+#include "alloc.h"
+
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -340,7 +342,7 @@ static void tls_free(void *p) {
     tls_ctx *t = p;
     EVP_MD_CTX_free(t->md);
     ZSTD_freeDCtx(t->dz);
-    free(t);
+    elig_free(t);
 }
 
 static void tls_make_key(void) { pthread_key_create(&tls_key, tls_free); }
@@ -348,8 +350,8 @@ static void tls_make_key(void) { pthread_key_create(&tls_key, tls_free); }
 static tls_ctx *tls(void) {
     pthread_once(&tls_once, tls_make_key);
     tls_ctx *t = pthread_getspecific(tls_key);
-    if (!t && (t = calloc(1, sizeof *t)) && pthread_setspecific(tls_key, t) != 0) {
-        free(t);
+    if (!t && (t = elig_calloc(1, sizeof *t)) && pthread_setspecific(tls_key, t) != 0) {
+        elig_free(t);
         t = NULL;
     }
     return t;

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "auditfmt.h"
 
 static int fail(audit_seg *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -56,7 +57,7 @@ int audit_seg_open(audit_seg *s, const char *path) {
 void audit_seg_close(audit_seg *s) {
     if (s->data)
         munmap((void *)s->data, s->len);
-    free(s->raw);
+    elig_free(s->raw);
     s->data = NULL;
     s->raw = NULL;
 }
@@ -127,7 +128,7 @@ int audit_seg_payload(audit_seg *s, const audit_block *b, const uint8_t **raw, b
     unsigned long long first = b->first_record, last = b->first_record + b->count - 1;
     if (b->raw_len > s->raw_cap) {
         size_t cap = b->raw_len < 65536 ? 65536 : b->raw_len;
-        uint8_t *p = realloc(s->raw, cap);
+        uint8_t *p = elig_realloc(s->raw, cap);
         if (!p)
             return fail(s, "out of memory");
         s->raw = p;

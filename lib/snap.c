@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "alloc.h"
 #include "internal.h"
 #include "record.h"
 
@@ -166,7 +167,7 @@ int elig_snap_open(const char *path, elig_snap **out, char *err, size_t errlen) 
     if (st.st_size == 0)
         return fail(err, errlen, ELIG_ECORRUPT, "%s: empty file, not a snapshot", path);
 
-    elig_snap *s = calloc(1, sizeof *s);
+    elig_snap *s = elig_calloc(1, sizeof *s);
     if (!s)
         return fail(err, errlen, ELIG_ENOMEM, "%s: out of memory", path);
     int rc = mdb_env_create(&s->env);
@@ -200,7 +201,7 @@ int elig_snap_open(const char *path, elig_snap **out, char *err, size_t errlen) 
     return 0;
 bad:
     mdb_env_close(s->env); /* safe on a NULL env: mdb_env_close checks */
-    free(s);
+    elig_free(s);
     return rc;
 }
 
@@ -208,7 +209,7 @@ void elig_snap_close(elig_snap *snap) {
     if (!snap)
         return;
     mdb_env_close(snap->env);
-    free(snap);
+    elig_free(snap);
 }
 
 const elig_meta *elig_snap_meta(const elig_snap *snap) { return &snap->meta; }
@@ -228,12 +229,12 @@ void elig_snap_warm(const elig_snap *snap) {
 }
 
 int elig_reader_open(elig_snap *snap, elig_reader **out) {
-    elig_reader *r = malloc(sizeof *r);
+    elig_reader *r = elig_malloc(sizeof *r);
     if (!r)
         return ELIG_ENOMEM;
     r->snap = snap;
     if (mdb_txn_begin(snap->env, NULL, MDB_RDONLY, &r->txn) != 0) {
-        free(r);
+        elig_free(r);
         return ELIG_EIO;
     }
     *out = r;
@@ -244,7 +245,7 @@ void elig_reader_close(elig_reader *r) {
     if (!r)
         return;
     mdb_txn_abort(r->txn);
-    free(r);
+    elig_free(r);
 }
 
 elig_snap *elig_reader_snap(const elig_reader *r) { return r->snap; }

@@ -349,8 +349,9 @@ class Daemon:
     """One eligd process. Use as a context manager: it is killed on exit."""
 
     def __init__(self, snapshot, *args, workdir, listen=True, unix=None,
-                 log_level="info", name="eligd"):
+                 log_level="info", name="eligd", preexec=None):
         need_binaries()
+        self.preexec = preexec  # run in the child before exec (rlimits, umask)
         self.snapshot = snapshot
         self.workdir = workdir
         self.ready_file = os.path.join(workdir, name + ".ready")
@@ -382,7 +383,7 @@ class Daemon:
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
                                      stdout=self._log, stderr=self._log,
-                                     preexec_fn=_die_with_parent)
+                                     preexec_fn=self._preexec)
         _LIVE.add(self)
         deadline = time.monotonic() + timeout
         while True:
@@ -401,6 +402,11 @@ class Daemon:
                 raise AssertionError("eligd not ready after %.0fs: %s\n%s" % (
                     timeout, " ".join(self.argv), self.log()))
             time.sleep(0.02)
+
+    def _preexec(self):
+        _die_with_parent()
+        if self.preexec:
+            self.preexec()
 
     def _read_ready(self):
         try:
