@@ -24,6 +24,13 @@ typedef struct {
     char **field;       /* NUL-terminated field values */
     size_t *len;        /* their lengths (a field may hold a NUL byte) */
     const char *bad;    /* NULL, or why the record is malformed */
+    /* The record's bytes as read (no line terminator), and each field's
+     * raw span within them (quotes included): what pass-through copies. */
+    const char *raw;
+    size_t raw_len;
+    const size_t *raw_off, *raw_flen;
+    bool terminated;    /* ended by a line terminator (not by end of input) */
+    uint64_t end;       /* input offset just past the record and its terminator */
 } csv_record;
 
 typedef struct csv_reader csv_reader;
@@ -58,6 +65,14 @@ void out_free(outbuf *o);
 void out_rupiah(outbuf *o, uint64_t amount);
 /* A JSON string literal, escaped; NULL is written as null. */
 void out_json_str(outbuf *o, const char *s);
+/* n bytes as a JSON string literal: escaped, and a byte that is not part
+ * of valid UTF-8 written as U+FFFD. */
+void out_json_strn(outbuf *o, const char *s, size_t n);
+/* One error on stderr: "elig: CMD: FILE:LINE: text" (FILE and LINE when
+ * given: file NULL, line 0 for none), or with json a JSON object
+ * {"error": text, "command": CMD, "file": FILE, "line": LINE}. */
+void cmd_error(bool json, const char *cmd, const char *file, unsigned long line,
+               const char *text);
 /* A CSV cell: quoted when it holds a comma, quote, CR or LF. */
 void out_csv_cell(outbuf *o, const char *s, size_t n);
 
@@ -77,10 +92,20 @@ typedef struct {
     size_t depth;       /* requests in flight */
     size_t group;       /* queries per request (1: check, >1: check_batch) */
     bool quiet;         /* no summary line */
+    bool keep;          /* pass the input's other columns through */
+    bool jsonl;         /* JSON lines out, not CSV */
+    bool json_errors;   /* messages on stderr as JSON */
+    const char *output; /* --output FILE, or NULL for stdout */
+    const char *resume; /* --resume FILE: continue the run whose output it is */
+    unsigned retries;   /* rounds of failures in a row before giving up */
+    double retry_max_wait; /* longest pause between rounds, seconds */
+    const char *snapshot_id; /* every answer must come from it, or NULL */
+    double snapshot_wait;    /* how long to ask again for it, seconds */
 } batch_opts;
 
-/* Runs `elig batch` on an open handle: CSV of queries in, CSV of answers
- * out on stdout in the same order. Returns an exit status. */
+/* Runs `elig batch` on an open handle: CSV of queries in, answers out (to
+ * stdout, --output or --resume's file) in the same order. Returns an exit
+ * status. */
 int batch_run(eligc_conn *c, const batch_opts *bo);
 
 #endif /* ELIG_CMD_H */

@@ -19,6 +19,7 @@ struct csv_reader {
     int fd;
     char *buf;
     size_t pos, len, cap; /* unparsed bytes are buf[pos, len) */
+    uint64_t base;        /* input offset of buf[0] */
     bool eof, began;
     unsigned long line; /* physical line of buf[pos] */
 
@@ -26,6 +27,7 @@ struct csv_reader {
     char *fb;
     size_t fblen, fbcap;
     size_t *off, *flen;
+    size_t *roff, *rlen; /* raw spans, relative to the record's first byte */
     char **ptr;
     size_t nf, nfcap;
 };
@@ -46,6 +48,8 @@ void csv_close(csv_reader *r) {
     free(r->fb);
     free(r->off);
     free(r->flen);
+    free(r->roff);
+    free(r->rlen);
     free(r->ptr);
     free(r);
 }
@@ -63,6 +67,7 @@ static void *xrealloc(void *p, size_t n) {
 static int refill(csv_reader *r) {
     if (r->pos > 0) {
         memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+        r->base += r->pos;
         r->len -= r->pos;
         r->pos = 0;
     }
@@ -91,19 +96,24 @@ static void fb_put(csv_reader *r, char c) {
     r->fb[r->fblen++] = c;
 }
 
-static void field_begin(csv_reader *r) {
+static void field_begin(csv_reader *r, size_t at) {
     if (r->nf == r->nfcap) {
         r->nfcap = r->nfcap ? r->nfcap * 2 : 16;
         r->off = xrealloc(r->off, r->nfcap * sizeof *r->off);
         r->flen = xrealloc(r->flen, r->nfcap * sizeof *r->flen);
+        r->roff = xrealloc(r->roff, r->nfcap * sizeof *r->roff);
+        r->rlen = xrealloc(r->rlen, r->nfcap * sizeof *r->rlen);
         r->ptr = xrealloc(r->ptr, r->nfcap * sizeof *r->ptr);
     }
+    r->roff[r->nf] = at - r->pos;
     r->off[r->nf++] = r->fblen;
 }
 
-static void field_end(csv_reader *r) {
+/* Ends the current field; its raw bytes end before buf[at]. */
+static void field_end(csv_reader *r, size_t at) {
     size_t i = r->nf - 1;
     r->flen[i] = r->fblen - r->off[i];
+    r->rlen[i] = at - r->pos - r->roff[i];
     fb_put(r, '\0');
 }
 
@@ -119,15 +129,17 @@ static int eol_at(const csv_reader *r, size_t i) {
     return r->eof ? 0 : -1;
 }
 
-/* Parses one record at pos. 1 complete (pos and line moved past it), 0 when
- * the buffer ends first and more input may come. */
-static int parse_record(csv_reader *r, const char **bad) {
+/* Parses one record at pos. 1 complete (pos and line moved past it; *end
+ * is where its bytes end, before the line terminator, and *eol whether
+ * there was one), 0 when the buffer ends first and more input may come. */
+static int parse_record(csv_reader *r, const char **bad, size_t *end, bool *eol_seen) {
     size_t i = r->pos;
     unsigned long lines = 0;
     r->fblen = r->nf = 0;
     *bad = NULL;
+    *eol_seen = false;
     for (;;) { /* one field per turn */
-        field_begin(r);
+        field_begin(r, i);
         bool quoted = i < r->len && r->buf[i] == '"';
         if (quoted) {
             i++;
@@ -170,6 +182,9 @@ static int parse_record(csv_reader *r, const char **bad) {
             if (eol < 0)
                 return 0;
             if (eol > 0) {
+                field_end(r, i);
+                *end = i;
+                *eol_seen = true;
                 i += (size_t)eol;
                 lines++;
                 goto done;
@@ -181,11 +196,14 @@ static int parse_record(csv_reader *r, const char **bad) {
             fb_put(r, c);
             i++;
         }
-        field_end(r);
+        field_end(r, i);
         i++; /* the comma */
     }
 done:
-    field_end(r);
+    if (!*eol_seen) { /* the input ended inside this record */
+        field_end(r, i);
+        *end = i;
+    }
     r->pos = i;
     r->line += lines;
     return 1;
@@ -230,7 +248,9 @@ int csv_next(csv_reader *r, csv_record *rec) {
         }
         const char *bad;
         unsigned long line = r->line;
-        if (parse_record(r, &bad) == 0) {
+        size_t start = r->pos, end;
+        bool eol;
+        if (parse_record(r, &bad, &end, &eol) == 0) {
             if (refill(r) != 0)
                 return -1;
             continue;
@@ -242,6 +262,12 @@ int csv_next(csv_reader *r, csv_record *rec) {
         rec->field = r->ptr;
         rec->len = r->flen;
         rec->bad = bad;
+        rec->raw = r->buf + start;
+        rec->raw_len = end - start;
+        rec->raw_off = r->roff;
+        rec->raw_flen = r->rlen;
+        rec->terminated = eol;
+        rec->end = r->base + r->pos;
         return 1;
     }
 }

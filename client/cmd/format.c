@@ -97,6 +97,92 @@ void out_json_str(outbuf *o, const char *s) {
     out_bytes(o, "\"", 1);
 }
 
+/* Length of the valid UTF-8 sequence at s[0..n), or 0 if it is not one
+ * (overlong forms, surrogates and code points past U+10FFFF refused). */
+static size_t utf8_len(const unsigned char *s, size_t n) {
+    unsigned c = s[0];
+    size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+    if (len == 0 || c > 0xF4 || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) || (c == 0xF0 && s[1] < 0x90) ||
+        (c == 0xF4 && s[1] > 0x8F))
+        return 0;
+    return len;
+}
+
+void out_json_strn(outbuf *o, const char *s, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *u = (const unsigned char *)s;
+    out_bytes(o, "\"", 1);
+    for (size_t i = 0; i < n;) {
+        unsigned char c = u[i];
+        if (c == '"' || c == '\\') {
+            char e[2] = {'\\', (char)c};
+            out_bytes(o, e, 2);
+            i++;
+        } else if (c < 0x20) {
+            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            out_bytes(o, e, 6);
+            i++;
+        } else if (c < 0x80) {
+            out_bytes(o, s + i, 1);
+            i++;
+        } else {
+            size_t k = utf8_len(u + i, n - i);
+            if (k) {
+                out_bytes(o, s + i, k);
+                i += k;
+            } else {
+                out_str(o, "\\ufffd");
+                i++;
+            }
+        }
+    }
+    out_bytes(o, "\"", 1);
+}
+
+void cmd_error(bool json, const char *cmd, const char *file, unsigned long line,
+               const char *text) {
+    outbuf o;
+    out_init(&o, stderr);
+    if (json) {
+        out_str(&o, "{\"error\":");
+        out_json_strn(&o, text, strlen(text));
+        out_str(&o, ",\"command\":");
+        out_json_str(&o, cmd);
+        if (file) {
+            out_str(&o, ",\"file\":");
+            out_json_strn(&o, file, strlen(file));
+        }
+        if (line) {
+            out_str(&o, ",\"line\":");
+            out_u64(&o, line);
+        }
+        out_str(&o, "}\n");
+    } else {
+        out_str(&o, "elig: ");
+        if (cmd) {
+            out_str(&o, cmd);
+            out_str(&o, ": ");
+        }
+        if (file) {
+            out_str(&o, file);
+            if (line) {
+                out_bytes(&o, ":", 1);
+                out_u64(&o, line);
+            }
+            out_str(&o, ": ");
+        }
+        out_str(&o, text);
+        out_str(&o, "\n");
+    }
+    out_flush(&o);
+    out_free(&o);
+}
+
 void out_csv_cell(outbuf *o, const char *s, size_t n) {
     if (!memchr(s, ',', n) && !memchr(s, '"', n) && !memchr(s, '\n', n) && !memchr(s, '\r', n)) {
         out_bytes(o, s, n);

@@ -15,6 +15,13 @@
 #define DEFAULT_PIPELINE 64
 #define DEFAULT_BATCH_SIZE 256
 #define MAX_IN_FLIGHT 4000000 /* rows held for a batch's pipeline */
+#define DEFAULT_RETRIES 8
+#define DEFAULT_RETRY_MAX_WAIT_S 10.0
+#define DEFAULT_SNAPSHOT_WAIT_S 60.0
+
+/* --json or --format jsonl anywhere on the command line: every error line
+ * is then a JSON object (found before parsing, so usage errors are too). */
+static bool json_errors;
 
 typedef struct {
     const char **servers;
@@ -24,6 +31,7 @@ typedef struct {
     double timeout_s;
     bool json, exit_status, quiet;
     size_t pipeline, batch_size;
+    batch_opts batch; /* the batch-only options */
 } cli;
 
 static void usage(FILE *f) {
@@ -51,25 +59,56 @@ static void usage(FILE *f) {
         "  --unix PATH          a server's Unix socket (a server in the same list)\n"
         "  --timeout SECONDS    connect timeout and longest wait for an answer\n"
         "                       (default %g)\n"
-        "  --json               JSON output (check, household, info, ping)\n"
+        "  --json               JSON output (check, household, info, ping); errors\n"
+        "                       on stderr as JSON objects (batch too)\n"
         "  --exit-status        check: exit 0 when eligible, 3 when not\n"
         "  --pipeline N         batch: requests in flight (default %d)\n"
         "  --batch-size N       batch: queries per request, 1 for one check each\n"
         "                       (default %d, at most 10000)\n"
-        "  --quiet              batch: no summary line on stderr\n"
+        "  --quiet              batch: no summary lines on stderr\n"
+        "  --format csv|jsonl   batch: answers as CSV (default) or JSON lines\n"
+        "  --keep-columns       batch: pass the input's other columns through, in\n"
+        "                       order, byte for byte (the default)\n"
+        "  --no-keep-columns    batch: drop them\n"
+        "  --output FILE        batch: write the answers to FILE, not stdout\n"
+        "  --resume FILE        batch: continue the run whose answers are in FILE:\n"
+        "                       its complete rows are kept, the rest are asked\n"
+        "  --retries N          batch: rounds of failed requests in a row (connection\n"
+        "                       lost or refused, timeout, unavailable, rate limited)\n"
+        "                       before giving up (default %d); only unanswered rows\n"
+        "                       are sent again\n"
+        "  --retry-max-wait SECONDS\n"
+        "                       batch: longest pause between rounds (default %g;\n"
+        "                       the first is 0.1, doubling)\n"
+        "  --snapshot-id ID     batch: every answer must come from snapshot ID; rows\n"
+        "                       answered by another are asked again, then failed\n"
+        "  --snapshot-wait SECONDS\n"
+        "                       batch: how long to ask again (default %g)\n"
         "  --help               this text\n"
         "  --version            the version\n"
         "\n"
-        "Exit status: 0 answered, 1 failure, 2 bad usage,\n"
-        "3 not eligible (check with --exit-status).\n",
-        DEFAULT_TIMEOUT_S, DEFAULT_PIPELINE, DEFAULT_BATCH_SIZE);
+        "Exit status: 0 answered, 1 failure (batch: any row not answered, or not\n"
+        "from --snapshot-id), 2 bad usage, 3 not eligible (check with --exit-status).\n",
+        DEFAULT_TIMEOUT_S, DEFAULT_PIPELINE, DEFAULT_BATCH_SIZE, DEFAULT_RETRIES,
+        DEFAULT_RETRY_MAX_WAIT_S, DEFAULT_SNAPSHOT_WAIT_S);
 }
 
 static int usage_error(const char *fmt, const char *arg) {
-    fputs("elig: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs(" (try elig --help)\n", stderr);
+    char text[600];
+    size_t n = (size_t)snprintf(text, sizeof text, fmt, arg);
+    if (n < sizeof text)
+        snprintf(text + n, sizeof text - n, " (try elig --help)");
+    cmd_error(json_errors, NULL, NULL, 0, text);
     return EXIT_USAGE;
+}
+
+/* A number of seconds up to 86400 (0 allowed when zero_ok), or -1. */
+static double parse_seconds(const char *arg, bool zero_ok) {
+    char *end;
+    double v = strtod(arg, &end);
+    if (end == arg || *end || !(v <= 86400) || !(zero_ok ? v >= 0 : v > 0))
+        return -1;
+    return v;
 }
 
 static void add_server(cli *o, const char *s) {
@@ -125,7 +164,49 @@ static int parse_count(const char *arg, size_t max, size_t *out) {
 }
 
 enum { OPT_SERVER = 256, OPT_UNIX, OPT_TIMEOUT, OPT_JSON, OPT_EXIT_STATUS, OPT_PIPELINE,
-       OPT_BATCH_SIZE, OPT_QUIET, OPT_HELP, OPT_VERSION };
+       OPT_BATCH_SIZE, OPT_QUIET, OPT_HELP, OPT_VERSION, OPT_FORMAT, OPT_KEEP, OPT_NO_KEEP,
+       OPT_OUTPUT, OPT_RESUME, OPT_RETRIES, OPT_RETRY_MAX_WAIT, OPT_SNAPSHOT_ID,
+       OPT_SNAPSHOT_WAIT };
+
+/* The batch-only options. 0, or -2 after a usage error. */
+static int parse_batch_option(int opt, const char *arg, cli *o) {
+    batch_opts *b = &o->batch;
+    size_t n;
+    switch (opt) {
+    case OPT_FORMAT:
+        if (strcmp(arg, "csv") != 0 && strcmp(arg, "jsonl") != 0)
+            return usage_error("--format: '%s' is not csv or jsonl", arg), -2;
+        b->jsonl = strcmp(arg, "jsonl") == 0;
+        return 0;
+    case OPT_KEEP: b->keep = true; return 0;
+    case OPT_NO_KEEP: b->keep = false; return 0;
+    case OPT_OUTPUT: b->output = arg; return 0;
+    case OPT_RESUME: b->resume = arg; return 0;
+    case OPT_RETRIES:
+        if (strcmp(arg, "0") == 0)
+            n = 0;
+        else if (parse_count(arg, 1000, &n))
+            return usage_error("--retries: '%s' is not a count in 0-1000", arg), -2;
+        b->retries = (unsigned)n;
+        return 0;
+    case OPT_RETRY_MAX_WAIT:
+        if ((b->retry_max_wait = parse_seconds(arg, true)) < 0)
+            return usage_error("--retry-max-wait: '%s' is not a number of seconds in [0, 86400]",
+                               arg), -2;
+        return 0;
+    case OPT_SNAPSHOT_ID:
+        if (!*arg || strlen(arg) > ELIGC_SNAPSHOT_MAX)
+            return usage_error("--snapshot-id: '%s' is not a snapshot id (1-64 characters)", arg), -2;
+        b->snapshot_id = arg;
+        return 0;
+    case OPT_SNAPSHOT_WAIT:
+        if ((b->snapshot_wait = parse_seconds(arg, true)) < 0)
+            return usage_error("--snapshot-wait: '%s' is not a number of seconds in [0, 86400]",
+                               arg), -2;
+        return 0;
+    }
+    return usage_error("%s", "internal: unknown batch option"), -2;
+}
 
 /* Parses the options; returns the index of the command word, or -1 after
  * printing help/version (exit 0), or -2 on bad usage (message printed). */
@@ -139,6 +220,15 @@ static int parse_options(int argc, char **argv, cli *o) {
         {"pipeline", required_argument, 0, OPT_PIPELINE},
         {"batch-size", required_argument, 0, OPT_BATCH_SIZE},
         {"quiet", no_argument, 0, OPT_QUIET},
+        {"format", required_argument, 0, OPT_FORMAT},
+        {"keep-columns", no_argument, 0, OPT_KEEP},
+        {"no-keep-columns", no_argument, 0, OPT_NO_KEEP},
+        {"output", required_argument, 0, OPT_OUTPUT},
+        {"resume", required_argument, 0, OPT_RESUME},
+        {"retries", required_argument, 0, OPT_RETRIES},
+        {"retry-max-wait", required_argument, 0, OPT_RETRY_MAX_WAIT},
+        {"snapshot-id", required_argument, 0, OPT_SNAPSHOT_ID},
+        {"snapshot-wait", required_argument, 0, OPT_SNAPSHOT_WAIT},
         {"help", no_argument, 0, OPT_HELP},
         {"version", no_argument, 0, OPT_VERSION},
         {0, 0, 0, 0},
@@ -153,6 +243,11 @@ static int parse_options(int argc, char **argv, cli *o) {
             break;
         case OPT_UNIX:
             add_unix(o, optarg);
+            break;
+        case OPT_FORMAT: case OPT_KEEP: case OPT_NO_KEEP: case OPT_OUTPUT: case OPT_RESUME:
+        case OPT_RETRIES: case OPT_RETRY_MAX_WAIT: case OPT_SNAPSHOT_ID: case OPT_SNAPSHOT_WAIT:
+            if (parse_batch_option(opt, optarg, o))
+                return -2;
             break;
         case OPT_TIMEOUT:
             o->timeout_s = strtod(optarg, &end);
@@ -181,6 +276,8 @@ static int parse_options(int argc, char **argv, cli *o) {
             return usage_error("unknown option or missing value: %s", argv[optind - 1]), -2;
         }
     }
+    if (o->batch.output && o->batch.resume)
+        return usage_error("%s", "--output and --resume both name the answers' file: give one"), -2;
     if (o->pipeline * o->batch_size > MAX_IN_FLIGHT)
         return usage_error("%s", "--pipeline times --batch-size is over 4000000 rows in flight"), -2;
     if (optind >= argc)
@@ -188,7 +285,7 @@ static int parse_options(int argc, char **argv, cli *o) {
     return optind;
 }
 
-static int open_conn(const cli *o, eligc_conn **c) {
+static int open_conn(const cli *o, eligc_conn **c, bool batch) {
     eligc_options opt;
     eligc_options_init(&opt);
     opt.servers = o->servers;
@@ -198,9 +295,9 @@ static int open_conn(const cli *o, eligc_conn **c) {
     opt.max_pending = o->pipeline + 1;
     opt.batch_max = o->batch_size;
     int rc = eligc_open(&opt, c);
-    if (rc == 0)
+    if (rc == 0 || (rc == ELIGC_ECONNECT && batch)) /* a batch retries the connection */
         return EXIT_OK;
-    fprintf(stderr, "elig: %s\n", *c ? eligc_errmsg(*c) : eligc_strerror(rc));
+    cmd_error(json_errors, NULL, NULL, 0, *c ? eligc_errmsg(*c) : eligc_strerror(rc));
     return rc == ELIGC_EBADARG ? EXIT_USAGE : EXIT_FAIL;
 }
 
@@ -225,7 +322,7 @@ static int finish(outbuf *o, int status) {
 }
 
 static int call_failed(const char *cmd, eligc_conn *c) {
-    fprintf(stderr, "elig: %s: %s\n", cmd, eligc_errmsg(c));
+    cmd_error(json_errors, cmd, NULL, 0, eligc_errmsg(c));
     return EXIT_FAIL;
 }
 
@@ -333,7 +430,14 @@ static int check_usage(const char *cmd, int nargs, char **args, eligc_query *q, 
 
 int main(int argc, char **argv) {
     cli o = {.timeout_s = DEFAULT_TIMEOUT_S, .pipeline = DEFAULT_PIPELINE,
-             .batch_size = DEFAULT_BATCH_SIZE};
+             .batch_size = DEFAULT_BATCH_SIZE,
+             .batch = {.keep = true, .retries = DEFAULT_RETRIES,
+                       .retry_max_wait = DEFAULT_RETRY_MAX_WAIT_S,
+                       .snapshot_wait = DEFAULT_SNAPSHOT_WAIT_S}};
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        json_errors |= strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "--format=jsonl") == 0 ||
+                       (strcmp(argv[i], "--format") == 0 && i + 1 < argc &&
+                        strcmp(argv[i + 1], "jsonl") == 0);
     int at = parse_options(argc, argv, &o);
     if (at < 0) {
         cli_free(&o);
@@ -347,13 +451,17 @@ int main(int argc, char **argv) {
     int status = check_usage(cmd, nargs, args, &q, &k);
     eligc_conn *c = NULL;
     if (status == EXIT_OK)
-        status = open_conn(&o, &c);
+        status = open_conn(&o, &c, strcmp(cmd, "batch") == 0);
     if (status == EXIT_OK) {
         if (strcmp(cmd, "check") == 0) {
             status = cmd_check(&o, c, &q);
         } else if (strcmp(cmd, "batch") == 0) {
-            batch_opts bo = {.input = nargs ? args[0] : NULL, .depth = o.pipeline,
-                             .group = o.batch_size, .quiet = o.quiet};
+            batch_opts bo = o.batch;
+            bo.input = nargs ? args[0] : NULL;
+            bo.depth = o.pipeline;
+            bo.group = o.batch_size;
+            bo.quiet = o.quiet;
+            bo.json_errors = json_errors;
             status = batch_run(c, &bo);
         } else if (strcmp(cmd, "household") == 0) {
             status = cmd_household(&o, c, k, args[1]);

@@ -105,6 +105,11 @@ class CliTest(unittest.TestCase):
             ["--batch-size", "10000", "--pipeline", "401", "batch"],
             ["household", "kk"],
             ["household", "kk", "12"],
+            ["--format", "xml", "batch"],
+            ["--retries", "-1", "batch"],
+            ["--retry-max-wait", "x", "batch"],
+            ["--snapshot-id", "", "batch"],
+            ["--output", "a.csv", "--resume", "b.csv", "batch"],
         ]
         for args in cases:
             r = elig(self.srv(), *args)
@@ -119,7 +124,9 @@ class CliTest(unittest.TestCase):
         for flag in ["--server", "--unix", "--timeout", "--json", "--exit-status",
                      "--pipeline", "--batch-size", "--quiet", "--help", "--version",
                      "check", "batch", "household", "info", "ping", "(default 5)",
-                     "(default 127.0.0.1:7420)"]:
+                     "(default 127.0.0.1:7420)", "--format csv|jsonl", "--keep-columns",
+                     "--no-keep-columns", "--output FILE", "--resume FILE", "--retries N",
+                     "(default 8)", "--retry-max-wait", "--snapshot-id ID", "--snapshot-wait"]:
             self.assertIn(flag, r.stdout)
         r = elig("--version")
         self.assertEqual(r.returncode, 0)
@@ -199,25 +206,38 @@ class CliTest(unittest.TestCase):
         src = "\r\n".join(rows) + "\r\n"
         r = elig(self.srv(), "batch", "--batch-size", "2", "--pipeline", "2", stdin=src)
         self.assertEqual(r.returncode, 1, r.stderr)
-        out = r.stdout.splitlines()
+        # The unused column `extra` is passed through last, its bytes as read
+        # (quotes and the embedded line break included).
+        out = r.stdout.split("\n")
         self.assertEqual(out[0], "kind,id,program,period,eligible,reason,amount,kk,region,"
-                                 "snapshot,error")
-        self.assertEqual(out[1], self.expected_row("nik", "3171000000000001", "PKH", "2026-11"))
-        self.assertEqual(out[2], "nik,31710000000000,PKH,2026-11,,,,,,,line 3: bad id")
-        self.assertEqual(out[3], self.expected_row("kk", "3171000000000004", "BPNT", "2026-12"))
-        self.assertEqual(out[4], 'nik,,,2026-11,,,,,,,"line 6: malformed row: 3 fields, expected 5"')
-        self.assertEqual(out[5], self.expected_row("kks", "3171000000000007", "PKH", "2026-11"))
-        self.assertEqual(out[6], '"n""ik",3171000000000009,PKH,2026-11,,,,,,,'
-                                 'line 9: malformed row: quote inside an unquoted field')
-        self.assertEqual(out[7], "kk,3171000000000010,PKH,2026-13,,,,,,,line 10: bad period")
-        self.assertEqual(out[8], self.expected_row("kk", "3171000000000011", "PKH", "2026-11"))
-        self.assertEqual(len(out), 9)
+                                 "snapshot,error,extra")
+        self.assertEqual(out[1], self.expected_row("nik", "3171000000000001", "PKH", "2026-11") + ",x")
+        self.assertEqual(out[2], "nik,31710000000000,PKH,2026-11,,,,,,,line 3: bad id,x")
+        self.assertEqual(out[3], self.expected_row("kk", "3171000000000004", "BPNT", "2026-12") +
+                         ',"a, ""quoted"" one"')
+        self.assertEqual(out[4], 'nik,,,2026-11,,,,,,,"line 6: malformed row: 3 fields, expected 5",x')
+        self.assertEqual(out[5] + "\n" + out[6], self.expected_row(
+            "kks", "3171000000000007", "PKH", "2026-11") + ',"multi\nline"')
+        self.assertEqual(out[7], '"n""ik",3171000000000009,PKH,2026-11,,,,,,,'
+                                 'line 9: malformed row: quote inside an unquoted field,x')
+        self.assertEqual(out[8], "kk,3171000000000010,PKH,2026-13,,,,,,,line 10: bad period,x")
+        self.assertEqual(out[9], self.expected_row("kk", "3171000000000011", "PKH", "2026-11") + ",x")
+        self.assertEqual(out[10:], [""])
         err = r.stderr.splitlines()
         self.assertIn("elig: batch: stdin:3: bad id", err)
         self.assertIn("elig: batch: stdin:6: malformed row: 3 fields, expected 5", err)
         self.assertIn("elig: batch: stdin:10: bad period", err)
-        self.assertIn("elig: batch: 8 rows in", err[-1])
-        self.assertIn("4 answered, 4 failed", err[-1])
+        self.assertIn("elig: batch: 8 rows in", err[-2])
+        self.assertIn("4 answered, 4 failed", err[-2])
+        # every answer of the fake is eligible: amount = the id's last 6 digits
+        self.assertEqual(err[-1], "elig: batch: eligible 4, Rp 23 in total")
+        # --no-keep-columns: the fixed columns only
+        r = elig(self.srv(), "batch", "--no-keep-columns", stdin=src)
+        out = r.stdout.split("\n")
+        self.assertEqual(out[0], "kind,id,program,period,eligible,reason,amount,kk,region,"
+                                 "snapshot,error")
+        self.assertEqual(out[5], self.expected_row("kks", "3171000000000007", "PKH", "2026-11"))
+        self.assertEqual(len(out), 10)
 
     def test_batch_no_header_many_rows(self):
         n = 20000
@@ -265,14 +285,18 @@ class CliTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0)
         self.assertIn(b"\r\x1b[K", err)  # the progress line is cleared at the end
         self.assertIn(b"elig: batch: 40000 rows in", err)
+        self.assertRegex(err, rb"\d+%  \d+ rows, \d+ rows/s, \d+:\d\d left")
         r = elig(self.srv(), "batch", path, "--pipeline", "2", "--batch-size", "1")
         self.assertNotIn("\r", r.stderr)
-        self.assertEqual(len(r.stderr.splitlines()), 1)
+        self.assertEqual(len(r.stderr.splitlines()), 2)  # the summary, and the reasons
 
     def test_batch_missing_header_column(self):
         r = elig(self.srv(), "batch", stdin="kind,id,program\nnik,3171000000000001,PKH\n")
         self.assertEqual(r.returncode, 1)
         self.assertIn("stdin:1: header has no column 'period'", r.stderr)
+        r = elig(self.srv(), "batch", stdin="KIND,Id,Program,kind\n")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("stdin:1: header names column 'kind' twice (columns 1 and 4)", r.stderr)
 
     def test_batch_missing_file(self):
         r = elig(self.srv(), "batch", os.path.join(self.tmp, "nope.csv"))
@@ -284,15 +308,20 @@ class CliTest(unittest.TestCase):
         try:
             src = "".join("nik,%016d,PKH,2026-11\n" % (3171000000000000 + i) for i in range(50))
             r = elig("--server", d.addr, "batch", "--batch-size", "1", "--pipeline", "1",
-                     stdin=src)
+                     "--retries", "2", "--retry-max-wait", "0.1", stdin=src)
         finally:
             d.stop()
         self.assertEqual(r.returncode, 1)
+        # The answered rows, and nothing after the first unanswered one, so
+        # that --resume can continue the run.
         out = r.stdout.splitlines()[1:]
-        self.assertEqual(out[:3], [self.expected_row("nik", "%016d" % (3171000000000000 + i),
-                                                     "PKH", "2026-11", "D") for i in range(3)])
-        self.assertIn("line 4: connection lost", out[3])
-        self.assertIn("stopped after", r.stderr)
+        self.assertEqual(out, [self.expected_row("nik", "%016d" % (3171000000000000 + i),
+                                                 "PKH", "2026-11", "D") for i in range(3)])
+        self.assertIn("elig: batch: stdin:4: stopped at this line (1 row read and not "
+                      "answered): cannot connect to", r.stderr)
+        self.assertIn("connection lost: %s: " % d.addr, r.stderr)
+        self.assertIn("(2 retries)", r.stderr)
+        self.assertIn("retry 1 of 2 in 0.1 s", r.stderr)
 
 
 if __name__ == "__main__":

@@ -55,7 +55,8 @@ class InstallTest(unittest.TestCase):
                   LIBDIR + "/pkgconfig/eligclient.pc",
                   LIBDIR + "/cmake/eligclient/eligclientConfig.cmake",
                   LIBDIR + "/cmake/eligclient/eligclientConfigVersion.cmake",
-                  LIBDIR + "/cmake/eligclient/eligclientTargets.cmake"):
+                  LIBDIR + "/cmake/eligclient/eligclientTargets.cmake",
+                  "share/doc/eligd/PROTOCOL.md", "share/doc/eligd/CLIENT.md"):
             self.assertTrue(os.path.exists(os.path.join(p, f)), f)
         # libeligclient.so -> .so.N (the SONAME) -> .so.N.M.P
         self.assertTrue(os.path.islink(os.path.join(self.libdir, "libeligclient.so")))
