@@ -20,8 +20,14 @@
 #include "keys.h"
 #include "mp.h"
 #include "query.h"
+#include "stats.h"
 
 #define NREQ (1u << 18)
+
+/* --stats: count as a worker does (stats.h): per request in query_handle,
+ * and per flush of 64 answers the two clock reads of the latency
+ * histogram. Off: the request path alone. */
+static int with_stats;
 
 static uint8_t *reqs;
 static size_t reqs_len;
@@ -91,6 +97,16 @@ static void *run(void *arg) {
         exit(1);
     }
     query_ctx ctx = {.answer.reader = reader};
+    stats *st = NULL;
+    if (with_stats) {
+        st = aligned_alloc(64, (sizeof *st + 63) / 64 * 64);
+        if (!st) {
+            fprintf(stderr, "bench-answer: out of memory\n");
+            exit(1);
+        }
+        stats_init(st);
+        ctx.stats = ctx.answer.stats = st;
+    }
     session sess = {.conn_id = 1, .transport = SESSION_TCP, .peer = "bench"};
     if (query_ctx_init(&ctx, ELIG_WIRE_MAX_BATCH) != 0) {
         fprintf(stderr, "bench-answer: out of memory\n");
@@ -101,8 +117,11 @@ static void *run(void *arg) {
     uint64_t answers = 0, errors = 0;
     pthread_barrier_wait(j->start);
     double begin = now_s(), end = begin + j->seconds;
+    uint64_t t0 = 0;
     for (;;) {
         for (int b = 0; b < 1024; b++) {
+            if (st && (b & 63) == 0)
+                t0 = uv_hrtime(); /* a read's processing starts */
             mpr_request m;
             long n = mpr_rpc_next(reqs + off, reqs_len - off, 1u << 20, &m);
             if (n <= 0) {
@@ -113,8 +132,11 @@ static void *run(void *arg) {
             off += (size_t)n;
             if (off == reqs_len)
                 off = 0;
-            if ((b & 63) == 63)
+            if ((b & 63) == 63) {
                 out.len = 0; /* the worker's flush */
+                if (st)
+                    stats_latency(st, 64, uv_hrtime() - t0);
+            }
         }
         out.len = 0;
         answers += 1024;
@@ -124,6 +146,7 @@ static void *run(void *arg) {
     if (errors)
         fprintf(stderr, "bench-answer: %llu answers failed\n", (unsigned long long)errors);
     buf_free(&out);
+    free(st);
     query_ctx_destroy(&ctx);
     elig_reader_close(reader);
     j->elapsed = now_s() - begin;
@@ -141,6 +164,7 @@ int main(int argc, char **argv) {
         {"kinds", required_argument, NULL, 'K'},    {"miss-ratio", required_argument, NULL, 'm'},
         {"threads", required_argument, NULL, 't'},  {"count", required_argument, NULL, 'n'},  {"program", required_argument, NULL, 'p'},
         {"period", required_argument, NULL, 'P'},   {"help", no_argument, NULL, 'h'},
+        {"stats", no_argument, NULL, 'S'},
         {NULL, 0, NULL, 0},
     };
     int opt;
@@ -155,10 +179,12 @@ int main(int argc, char **argv) {
         case 'p': program = optarg; break;
         case 'P': period = optarg; break;
         case 'd': seconds = atof(optarg); break;
+        case 'S': with_stats = 1; break;
         case 'h':
             printf("usage: bench-answer --snapshot PATH --keys FILE [--kinds SPEC] [--miss-ratio R]\n"
                    "                    [--program P] [--period YYYY-MM] [-d SECONDS (3)] [--threads N (2)]\n"
                    "                    [--count N: N per thread, not timed; for callgrind]\n"
+                   "                    [--stats: count as a worker does (daemon/stats.h)]\n"
                    "eligd's decode + check + encode in-process with 1..N threads; one JSON line each.\n");
             return 0;
         default: return 2;
@@ -212,8 +238,9 @@ int main(int argc, char **argv) {
                 elapsed = jobs[i].elapsed;
         }
         pthread_barrier_destroy(&start);
-        printf("{\"bench\":\"answer\",\"threads\":%d,\"kinds\":\"%s\",\"miss_ratio\":%.2f,\"answers_per_s\":%.0f}\n",
-               nt, kinds ? kinds : "nik,kk,kks", miss, (double)answers / elapsed);
+        printf("{\"bench\":\"answer\",\"threads\":%d,\"kinds\":\"%s\",\"miss_ratio\":%.2f,\"stats\":%s,"
+               "\"answers_per_s\":%.0f}\n",
+               nt, kinds ? kinds : "nik,kk,kks", miss, with_stats ? "true" : "false", (double)answers / elapsed);
         fflush(stdout);
     }
     elig_snap_close(snap);

@@ -91,6 +91,12 @@ void query_ctx_destroy(query_ctx *q) {
     }
 }
 
+/* Never called: this query_handle defers nothing. */
+int query_reply_reload(query_ctx *q, uint32_t msgid, const call_reload *r, buf *out) {
+    (void)q, (void)msgid, (void)r, (void)out;
+    return -1;
+}
+
 int query_handle(query_ctx *ctx, const session *s, const mpr_request *m, buf *out) {
     (void)s;
     if (m->type != ELIG_MSG_REQUEST)

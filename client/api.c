@@ -213,3 +213,19 @@ int eligc_info_get(eligc_conn *c, eligc_info *info) {
     rc = eligc__dec_info(&r, info, &why);
     return rc ? decode_failed(c, rc, why) : 0;
 }
+
+int eligc_reload(eligc_conn *c, eligc_reload_result *out) {
+    eligc__sending s;
+    int rc = idle_or_busy(c);
+    if (rc || (rc = eligc__send_begin(c, &s)))
+        return rc;
+    rc = eligc__enc_noargs(s.buf, s.msgid, ELIG_METHOD_RELOAD);
+    if ((rc = eligc__send_end(c, &s, rc, ELIG_METHOD_RELOAD, 0)))
+        return rc;
+    mpr_cur r;
+    if ((rc = eligc__recv(c, ELIG_METHOD_RELOAD, 0, &r)))
+        return rc;
+    const char *why;
+    rc = eligc__dec_reload(&r, out, &why);
+    return rc ? decode_failed(c, rc, why) : 0;
+}

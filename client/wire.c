@@ -450,13 +450,51 @@ fail:
     return rc;
 }
 
+/* Keys every server sends, then the SPEC 9 keys a server may lack. */
 static const char *const info_keys[] = {
-    ELIG_KEY_VERSION,     ELIG_KEY_SNAPSHOT,    ELIG_KEY_CREATED,
-    ELIG_KEY_HOUSEHOLDS,  ELIG_KEY_MEMBERS,     ELIG_KEY_ENROLLMENTS,
-    ELIG_KEY_UPTIME,      ELIG_KEY_CONNECTIONS, ELIG_KEY_REQUESTS,
-    ELIG_KEY_RELOAD_ERROR,
+    ELIG_KEY_VERSION,     ELIG_KEY_SNAPSHOT,       ELIG_KEY_CREATED,    ELIG_KEY_HOUSEHOLDS,
+    ELIG_KEY_MEMBERS,     ELIG_KEY_ENROLLMENTS,    ELIG_KEY_UPTIME,     ELIG_KEY_CONNECTIONS,
+    ELIG_KEY_REQUESTS,    ELIG_KEY_RELOAD_ERROR,   ELIG_KEY_HEALTH,     ELIG_KEY_CONTENT_SHA256,
+    ELIG_KEY_GENERATION,  ELIG_KEY_READ_ERRORS,    ELIG_KEY_PROGRAMS,
 };
 #define N_INFO_KEYS (sizeof info_keys / sizeof info_keys[0])
+#define N_INFO_REQUIRED 10
+
+/* A str, or nil as "", copied; false for anything else. */
+static bool rd_opt_str(mpr_cur *r, char *dst, size_t cap) {
+    const char *s;
+    uint32_t n;
+    if (mpr_nil(r)) {
+        dst[0] = '\0';
+        return true;
+    }
+    if (!mpr_str(r, &s, &n))
+        return false;
+    copy_trunc(dst, cap, s, n);
+    return true;
+}
+
+/* programs: an array of names, or nil (the server cannot tell). */
+static int rd_programs(mpr_cur *r, eligc_info *info) {
+    uint32_t n;
+    if (mpr_nil(r))
+        return 0;
+    if (!mpr_array(r, &n))
+        return ELIGC_EPROTO;
+    info->has_programs = true;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *s;
+        uint32_t len;
+        if (!mpr_str(r, &s, &len) || len == 0 || len > ELIG_WIRE_PROGRAM_MAX)
+            return ELIGC_EPROTO;
+        if (info->n_programs == ELIGC_INFO_PROGRAMS_MAX) {
+            info->programs_truncated = true;
+            continue;
+        }
+        copy_trunc(info->programs[info->n_programs++], ELIG_WIRE_PROGRAM_MAX + 1, s, len);
+    }
+    return 0;
+}
 
 static int info_field(mpr_cur *r, int key, eligc_info *info) {
     const char *s;
@@ -486,6 +524,16 @@ static int info_field(mpr_cur *r, int key, eligc_info *info) {
         info->reload_failed = true;
         copy_trunc(info->reload_error, sizeof info->reload_error, s, n);
         return 0;
+    case 10:
+        return rd_opt_str(r, info->health, sizeof info->health) ? 0 : ELIGC_EPROTO;
+    case 11:
+        return rd_opt_str(r, info->content_sha256, sizeof info->content_sha256) ? 0 : ELIGC_EPROTO;
+    case 12:
+        return (info->has_generation = rd_count(r, &info->generation)) ? 0 : ELIGC_EPROTO;
+    case 13:
+        return (info->has_read_errors = rd_count(r, &info->read_errors)) ? 0 : ELIGC_EPROTO;
+    case 14:
+        return rd_programs(r, info);
     default:
         return rd_count(r, counts[key - 3]) ? 0 : ELIGC_EPROTO;
     }
@@ -511,5 +559,35 @@ int eligc__dec_info(mpr_cur *r, eligc_info *info, const char **why) {
             seen |= 1u << key;
     }
     *why = "info map lacks a key";
-    return seen == (1u << N_INFO_KEYS) - 1 ? 0 : ELIGC_EPROTO;
+    unsigned required = (1u << N_INFO_REQUIRED) - 1;
+    return (seen & required) == required ? 0 : ELIGC_EPROTO;
+}
+
+int eligc__dec_reload(mpr_cur *r, eligc_reload_result *out, const char **why) {
+    uint32_t n;
+    bool has_snapshot = false;
+    memset(out, 0, sizeof *out);
+    *why = "reload result is not a map";
+    if (!mpr_map(r, &n))
+        return ELIGC_EPROTO;
+    *why = "reload: a key or value has the wrong type";
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k, *s;
+        uint32_t kn, sn;
+        if (!mpr_str(r, &k, &kn))
+            return ELIGC_EPROTO;
+        if (kn == sizeof ELIG_KEY_SNAPSHOT - 1 && memcmp(k, ELIG_KEY_SNAPSHOT, kn) == 0) {
+            if (!mpr_str(r, &s, &sn) || sn > ELIGC_SNAPSHOT_MAX)
+                return ELIGC_EPROTO;
+            copy_trunc(out->snapshot, sizeof out->snapshot, s, sn);
+            has_snapshot = true;
+        } else if (kn == sizeof ELIG_KEY_CONTENT_SHA256 - 1 && memcmp(k, ELIG_KEY_CONTENT_SHA256, kn) == 0) {
+            if (!rd_opt_str(r, out->content_sha256, sizeof out->content_sha256))
+                return ELIGC_EPROTO;
+        } else if (!mpr_skip(r)) {
+            return ELIGC_EPROTO;
+        }
+    }
+    *why = "reload result lacks the snapshot";
+    return has_snapshot ? 0 : ELIGC_EPROTO;
 }

@@ -35,7 +35,7 @@ void eligc__buf_free(eligc__buf *b);
 /* 0 or ELIGC_ENOMEM (b then holds a partial request: the caller truncates
  * b->len back to what it was). Queries must already be valid. */
 
-/* A method whose params are [] (ping, info). */
+/* A method whose params are [] (ping, info, reload). */
 int eligc__enc_noargs(eligc__buf *b, uint32_t msgid, elig_method m);
 int eligc__enc_check(eligc__buf *b, uint32_t msgid, const eligc_query *q);
 int eligc__enc_check_batch(eligc__buf *b, uint32_t msgid, const eligc_query *q, size_t n);
@@ -57,5 +57,6 @@ int eligc__dec_answers(mpr_cur *r, eligc_answer *out, size_t n, const char **why
  * return ELIGC_ENOMEM. */
 int eligc__dec_household(mpr_cur *r, eligc_household *h, const char **why);
 int eligc__dec_info(mpr_cur *r, eligc_info *info, const char **why);
+int eligc__dec_reload(mpr_cur *r, eligc_reload_result *out, const char **why);
 
 #endif /* ELIGC_WIRE_H */

@@ -3,10 +3,16 @@
 
 #include <string.h>
 
+static void read_failed(const answer_ctx *ctx, int rc) {
+    if (ctx->stats)
+        stats_read_error(ctx->stats, ctx->generation, rc);
+}
+
 static void answer_checks(call *c, const answer_ctx *ctx) {
     for (uint32_t i = 0; i < c->n; i++) {
         int rc = elig_check(ctx->reader, &c->queries[i], &c->answers[i]);
         if (rc != 0) {
+            read_failed(ctx, rc);
             if (c->method == ELIG_METHOD_CHECK_BATCH)
                 call_fail(c, ELIG_ERRCODE_UNAVAILABLE, "item %u: snapshot read failed: %s", i,
                           elig_strerror(rc));
@@ -20,6 +26,7 @@ static void answer_checks(call *c, const answer_ctx *ctx) {
 static void answer_household(call *c, const answer_ctx *ctx) {
     int rc = elig_household_get(ctx->reader, c->kind, c->id, &c->hh);
     if (rc < 0) {
+        read_failed(ctx, rc);
         call_fail(c, ELIG_ERRCODE_UNAVAILABLE, "snapshot read failed: %s", elig_strerror(rc));
         return;
     }
@@ -28,7 +35,8 @@ static void answer_household(call *c, const answer_ctx *ctx) {
 
 void call_answer(call *c, const answer_ctx *ctx, const session *s) {
     (void)s;
-    c->meta = elig_snap_meta(elig_reader_snap(ctx->reader));
+    c->snap = elig_reader_snap(ctx->reader);
+    c->meta = elig_snap_meta(c->snap);
     if (c->err)
         return;
     switch (c->method) {

@@ -33,7 +33,19 @@ typedef struct {
     const char *audit_error;  /* NULL unless the audit trail cannot be written now */
     bool audit_on;            /* --audit-dir given: audit_* below mean something */
     uint64_t audit_backlog, audit_lost, audit_refused, audit_written;
+    const char *health;       /* "ok", "degraded", "draining" or "starting" */
+    uint64_t generation;      /* of the snapshot now published (1 at start, +1 per reload) */
+    uint64_t read_errors;     /* snapshot reads that failed while answering */
 } call_server_info;
+
+/* The outcome of the `reload` method, which the server carries out away
+ * from the request path (server_reload) and answers later. */
+typedef struct {
+    int rc;                                       /* 0, or a negative code (elig.h) */
+    char snapshot[ELIG_WIRE_SNAPSHOT_ID_MAX + 1]; /* the id serving afterwards */
+    char content_sha256[65];                      /* "" when the snapshot has none */
+    char error[256];                              /* why it failed; "" on success */
+} call_reload;
 
 /* Per-worker arrays for a batch, each of max_batch entries. */
 typedef struct {
@@ -61,9 +73,12 @@ typedef struct {
     int hh_found;
     elig_household hh;
     call_server_info info;
+    /* reload: its outcome (query_reply_reload). */
+    const call_reload *reload;
 
     /* The snapshot that answered: id and metadata. */
     const elig_meta *meta;
+    const elig_snap *snap;
 
     /* Set by the first step that fails; 0 while all is well. */
     elig_errcode err;

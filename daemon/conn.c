@@ -21,10 +21,11 @@
 #define DRAIN_PARTIAL_GRACE_MS 100
 
 typedef enum {
-    EV_READ,    /* bytes arrived: in the worker's buffer, or appended to rx->in */
-    EV_EOF,     /* the client will send nothing more */
-    EV_WRITTEN, /* a write finished: output may have drained */
-    EV_CLOSE,   /* close now (error, timeout, memory cap, drain) */
+    EV_READ,     /* bytes arrived: in the worker's buffer, or appended to rx->in */
+    EV_EOF,      /* the client will send nothing more */
+    EV_WRITTEN,  /* a write finished: output may have drained */
+    EV_RELOADED, /* the reload it waits for is answered (in the worker's out) */
+    EV_CLOSE,    /* close now (error, timeout, memory cap, drain) */
 } conn_event;
 
 static void serve(conn *c, conn_event ev, const char *data, size_t len, conn_close_cause why);
@@ -61,18 +62,23 @@ static void account(conn *c) {
 
 /* Before c grows a buffer by `more` bytes: while the server total would pass
  * the cap, close whichever connection of this worker holds the most (c
- * itself included). false if that was c: its growth is refused. */
-static bool make_room(conn *c, size_t more) {
+ * itself included). false if that was c: its growth is refused, and c is
+ * closed too unless `defer_self` (libuv's alloc callback must not close
+ * its own stream: libuv would then call a read callback that uv_close
+ * has cleared; on_read closes it on the UV_ENOBUFS that follows). */
+static bool make_room(conn *c, size_t more, bool defer_self) {
     server *srv = c->w->srv;
     while (atomic_load_explicit(&srv->buffer_bytes, memory_order_relaxed) + more > srv->cfg.max_buffer_memory) {
         conn *big = c;
         for (conn *o = c->w->conns; o; o = o->next)
             if (o->state != CONN_CLOSING && o->held > big->held)
                 big = o;
-        log_warn("conn %llu %s: closing a connection holding %zu bytes of buffers: over "
-                 "--max-buffer-memory %zu",
-                 (unsigned long long)big->sess.conn_id, big->sess.peer, big->held,
-                 srv->cfg.max_buffer_memory);
+        log_conn(LOG_WARN, &big->sess, "closing a connection holding %zu bytes of buffers: over "
+                 "--max-buffer-memory %zu", big->held, srv->cfg.max_buffer_memory);
+        if (big == c && defer_self) {
+            c->over_cap = true; /* on_read closes it, counted as memory */
+            return false;
+        }
         serve(big, EV_CLOSE, NULL, 0, CONN_CLOSE_MEMORY);
         if (big == c)
             return false;
@@ -80,15 +86,17 @@ static bool make_room(conn *c, size_t more) {
     return true;
 }
 
-static int grow(conn *c, buf *b, size_t more) {
+static int grow_(conn *c, buf *b, size_t more, bool defer_self) {
     if (b->cap - b->len >= more)
         return 0;
-    if (!make_room(c, b->len + more > b->cap ? b->len + more - b->cap : 0))
+    if (!make_room(c, b->len + more > b->cap ? b->len + more - b->cap : 0, defer_self))
         return -1;
     int rc = buf_reserve(b, more);
     account(c);
     return rc;
 }
+
+static int grow(conn *c, buf *b, size_t more) { return grow_(c, b, more, false); }
 
 static void rx_free(conn *c) {
     if (!c->rx)
@@ -102,7 +110,7 @@ static void rx_free(conn *c) {
 /* Keeps the partial request data[0..len) and the decoder's progress. */
 static int rx_keep(conn *c, const char *data, size_t len, const mpr_scan *scan) {
     if (!c->rx) {
-        if (!make_room(c, sizeof *c->rx) || !(c->rx = elig_calloc(1, sizeof *c->rx)))
+        if (!make_room(c, sizeof *c->rx, false) || !(c->rx = elig_calloc(1, sizeof *c->rx)))
             return -1;
         account(c);
     }
@@ -127,8 +135,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
         return;
     }
     /* A request is already partly here: read the rest straight after it. */
-    if (grow(c, &c->rx->in, WORKER_READ_CHUNK) != 0) {
-        *b = uv_buf_init(NULL, 0); /* libuv then reports UV_ENOBUFS */
+    if (grow_(c, &c->rx->in, WORKER_READ_CHUNK, true) != 0) {
+        *b = uv_buf_init(NULL, 0); /* libuv then reports UV_ENOBUFS to on_read */
         return;
     }
     *b = uv_buf_init(c->rx->in.data + c->rx->in.len, (unsigned)(c->rx->in.cap - c->rx->in.len));
@@ -150,9 +158,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
         return;
     if (nread == UV_EOF) {
         serve(c, EV_EOF, NULL, 0, 0);
+    } else if (nread == UV_ENOBUFS) { /* on_alloc: over --max-buffer-memory, or out of memory */
+        serve(c, EV_CLOSE, NULL, 0, c->over_cap ? CONN_CLOSE_MEMORY : CONN_CLOSE_ERROR);
     } else if (nread < 0) {
-        log_debug("conn %llu %s: read failed: %s", (unsigned long long)c->sess.conn_id, c->sess.peer,
-                  uv_strerror((int)nread));
+        log_conn(LOG_DEBUG, &c->sess, "read failed: %s", uv_strerror((int)nread));
         serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_ERROR);
     } else if (b->base == c->w->rbuf) {
         serve(c, EV_READ, b->base, (size_t)nread, 0);
@@ -167,6 +176,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
 typedef enum {
     ANSWERED,    /* every complete request answered; a partial one may remain */
     OUTPUT_FULL, /* stopped: unsent answers reached --max-output */
+    DEFERRED,    /* stopped at a `reload`, to be answered when the server has done it */
     BAD_STREAM,  /* cannot be resynchronised: answer what came before, then close */
     NO_MEMORY,   /* the answer could not be buffered */
 } answer_outcome;
@@ -187,15 +197,15 @@ static answer_outcome answer(conn *c, const char *data, size_t len, size_t *off,
             break;
         mpr_request m;
         if (size < 0 || !mpr_rpc_request(p, (size_t)size, &m)) {
-            log_debug("conn %llu %s: closing: %s", (unsigned long long)c->sess.conn_id, c->sess.peer,
-                      size < 0 ? mpr_status_str(size) : "not a msgpack-RPC request or notification");
+            log_conn(LOG_DEBUG, &c->sess, "closing: %s",
+                     size < 0 ? mpr_status_str(size) : "not a msgpack-RPC request or notification");
             worker_count_close(w, CONN_CLOSE_PROTOCOL);
             return BAD_STREAM;
         }
-        w->requests_local += m.type == ELIG_MSG_REQUEST;
-        if (query_handle(&w->qctx, &c->sess, &m, &w->out) != 0) {
-            log_warn("conn %llu %s: out of memory answering", (unsigned long long)c->sess.conn_id,
-                     c->sess.peer);
+        w->answered += m.type == ELIG_MSG_REQUEST;
+        int rc = query_handle(&w->qctx, &c->sess, &m, &w->out);
+        if (rc < 0) {
+            log_conn(LOG_WARN, &c->sess, "out of memory answering");
             w->out.len = 0;
             w->out.failed = false;
             return NO_MEMORY;
@@ -203,6 +213,11 @@ static answer_outcome answer(conn *c, const char *data, size_t len, size_t *off,
         *off += (size_t)size;
         mpr_scan_reset(scan);
         c->last_active_ms = server_now_ms();
+        if (rc == QUERY_DEFERRED) {
+            w->answered--; /* answered later, not timed with this read */
+            c->reload_msgid = m.msgid;
+            return DEFERRED;
+        }
     }
     return ANSWERED;
 }
@@ -218,7 +233,8 @@ static answer_outcome answer_input(conn *c, const char *data, size_t len) {
         out = answer(c, data, len, &off, &scan);
         if (out == ANSWERED && off < len && rx_keep(c, data + off, len - off, &scan) != 0)
             out = NO_MEMORY;
-        else if (out == OUTPUT_FULL && off < len && rx_keep(c, data + off, len - off, &scan) != 0)
+        else if ((out == OUTPUT_FULL || out == DEFERRED) && off < len &&
+                 rx_keep(c, data + off, len - off, &scan) != 0)
             out = NO_MEMORY;
         return out;
     }
@@ -331,8 +347,10 @@ static void set_state(conn *c, conn_state s) {
 
 /* Every event of a connection comes here; the state changes only here.
  * Answers what it can, writes, then settles: pause while output is over
- * the limit, resume once it drains, close a flushing connection once all
- * is written. */
+ * the limit, resume once it drains, wait while a reload it asked for is
+ * being done, close a flushing connection once all is written. The
+ * requests answered are timed from here to their hand-over to the socket
+ * (stats.h). */
 static void serve(conn *c, conn_event ev, const char *data, size_t len, conn_close_cause why) {
     if (c->state == CONN_CLOSING)
         return;
@@ -341,8 +359,12 @@ static void serve(conn *c, conn_event ev, const char *data, size_t len, conn_clo
         set_state(c, CONN_CLOSING);
         return;
     }
+    worker *w = c->w;
+    uint64_t t0 = uv_hrtime(), answered = w->answered;
     if (ev == EV_EOF)
         set_state(c, CONN_FLUSHING); /* whole requests were answered as they came */
+    if (ev == EV_RELOADED)
+        set_state(c, CONN_READING); /* its answer is in the worker's out, first in line */
     for (;;) {
         if (c->state == CONN_PAUSED && pending_output(c) < c->w->srv->cfg.max_output)
             set_state(c, CONN_READING);
@@ -359,20 +381,46 @@ static void serve(conn *c, conn_event ev, const char *data, size_t len, conn_clo
         }
         if (c->state == CONN_CLOSING) /* the memory cap chose this connection */
             return;
-        if (out == BAD_STREAM)
+        if (out == BAD_STREAM) {
             set_state(c, CONN_FLUSHING);
-        else if (out == OUTPUT_FULL)
+        } else if (out == OUTPUT_FULL) {
             set_state(c, CONN_PAUSED);
+        } else if (out == DEFERRED) {
+            if (server_reload_request(w->srv, w->index, &c->sess, c->reload_msgid) == 0) {
+                set_state(c, CONN_WAITING);
+            } else {
+                call_reload r = {.rc = ELIG_ENOMEM, .error = "out of memory"};
+                if (query_reply_reload(&w->qctx, c->reload_msgid, &r, &w->out) != 0) {
+                    serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_ERROR);
+                    return;
+                }
+                continue; /* answered at once: go on with what follows it */
+            }
+        }
         /* Paused, but the socket took everything at once: go on answering. */
         if (!(c->state == CONN_PAUSED && pending_output(c) < c->w->srv->cfg.max_output))
             break;
     }
+    if (w->answered != answered)
+        stats_latency(&w->st, w->answered - answered, uv_hrtime() - t0);
     set_reading(c, c->state == CONN_READING);
     if (c->state == CONN_FLUSHING && !c->inflight.len && !c->queue.len)
         set_state(c, CONN_CLOSING);
 }
 
 void conn_force_close(conn *c, conn_close_cause why) { serve(c, EV_CLOSE, NULL, 0, why); }
+
+void conn_reload_done(conn *c, uint32_t msgid, const call_reload *r) {
+    if (c->state != CONN_WAITING || c->reload_msgid != msgid)
+        return;
+    if (query_reply_reload(&c->w->qctx, msgid, r, &c->w->out) != 0) {
+        c->w->out.len = 0;
+        c->w->out.failed = false;
+        serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_ERROR);
+        return;
+    }
+    serve(c, EV_RELOADED, NULL, 0, 0);
+}
 
 /* ---- accept, sweep, drain ----------------------------------------------- */
 
@@ -458,11 +506,11 @@ void conn_accept(worker *w, uv_stream_t *listener) {
         return;
     }
     describe_peer(c, is_unix);
+    stats_add(&w->st.accepted, 1);
     unsigned open = atomic_fetch_add(&w->srv->connections, 1);
     if (open >= w->srv->cfg.max_connections) {
         atomic_fetch_sub(&w->srv->connections, 1);
-        log_debug("conn %llu %s: refused: at --max-connections %u", (unsigned long long)c->sess.conn_id,
-                  c->sess.peer, w->srv->cfg.max_connections);
+        log_conn(LOG_DEBUG, &c->sess, "refused: at --max-connections %u", w->srv->cfg.max_connections);
         serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_MAX_CONNECTIONS);
         return;
     }
@@ -475,7 +523,7 @@ void conn_accept(worker *w, uv_stream_t *listener) {
     if (!is_unix)
         uv_tcp_nodelay(&c->h.tcp, 1);
     c->last_active_ms = server_now_ms();
-    log_debug("conn %llu %s: accepted", (unsigned long long)c->sess.conn_id, c->sess.peer);
+    log_conn(LOG_DEBUG, &c->sess, "accepted");
     if (w->draining) { /* accepted in the instant before the listener closed */
         serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_DRAIN);
         return;
@@ -486,21 +534,19 @@ void conn_accept(worker *w, uv_stream_t *listener) {
 void conn_sweep(conn *c, uint64_t now) {
     const server_config *cfg = &c->w->srv->cfg;
     bool writing = c->inflight.len || c->queue.len;
-    unsigned long long id = (unsigned long long)c->sess.conn_id;
     /* A paused connection holds whole requests it has not answered yet; the
      * output timeout governs it, not the request deadline. */
     if (c->state == CONN_READING && c->rx && now - c->rx->since_ms >= cfg->request_timeout_ms) {
-        log_info("conn %llu %s: closing: a request has been arriving for %llu ms (--request-timeout)",
-                 id, c->sess.peer, (unsigned long long)(now - c->rx->since_ms));
+        log_conn(LOG_INFO, &c->sess, "closing: a request has been arriving for %llu ms (--request-timeout)",
+                 (unsigned long long)(now - c->rx->since_ms));
         serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_REQUEST_TIMEOUT);
     } else if (c->state == CONN_READING && !writing && now - c->last_active_ms >= cfg->idle_timeout_ms) {
         /* Idle: no request answered and no answer written for that long
          * (bytes of a partial request do not count as activity). */
-        log_debug("conn %llu %s: closing: idle for %llu ms", id, c->sess.peer,
-                  (unsigned long long)(now - c->last_active_ms));
+        log_conn(LOG_DEBUG, &c->sess, "closing: idle for %llu ms", (unsigned long long)(now - c->last_active_ms));
         serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_IDLE);
     } else if (writing && now - c->last_active_ms >= cfg->output_timeout_ms) {
-        log_warn("conn %llu %s: closing: has not read its answers for %llu ms", id, c->sess.peer,
+        log_conn(LOG_WARN, &c->sess, "closing: has not read its answers for %llu ms",
                  (unsigned long long)(now - c->last_active_ms));
         serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_OUTPUT_TIMEOUT);
     }
@@ -516,8 +562,8 @@ static int unread_bytes(conn *c) {
 }
 
 void conn_drain_check(conn *c, uint64_t now) {
-    if (c->state == CONN_CLOSING || c->state == CONN_PAUSED)
-        return;
+    if (c->state == CONN_CLOSING || c->state == CONN_PAUSED || c->state == CONN_WAITING)
+        return; /* output to drain first, or a reload still to answer */
     if (c->inflight.len || c->queue.len)
         return; /* answers still going out */
     if (c->rx && now - c->rx->since_ms < DRAIN_PARTIAL_GRACE_MS)

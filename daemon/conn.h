@@ -8,10 +8,13 @@
  *
  *   READING   reading requests and answering them
  *   PAUSED    unsent answers over --max-output: not reading until they drain
+ *   WAITING   a `reload` it asked for is being done on the main thread: not
+ *             reading, later requests held (in rx) until it is answered
  *   FLUSHING  no more requests (EOF, protocol error, drain): close once written
  *   CLOSING   uv_close called; freed in the close callback
  *
  *   READING --(unsent output >= --max-output)--> PAUSED --(drained)--> READING
+ *   READING --(reload asked)--> WAITING --(reload answered)--> READING
  *   READING|PAUSED --(EOF, bad stream)--> FLUSHING --(all written)--> CLOSING
  *   any --(error, timeout, memory cap, force)--> CLOSING
  *
@@ -26,6 +29,7 @@
 #include <uv.h>
 
 #include "buf.h"
+#include "call.h"
 #include "mpr.h"
 #include "session.h"
 
@@ -34,6 +38,7 @@ typedef struct worker worker;
 typedef enum {
     CONN_READING,
     CONN_PAUSED,
+    CONN_WAITING,
     CONN_FLUSHING,
     CONN_CLOSING,
 } conn_state;
@@ -80,12 +85,14 @@ typedef struct conn {
     conn_state state;
     bool reading;     /* uv_read_start in effect */
     bool counted;     /* holds a place in the server's connection count */
+    bool over_cap;    /* refused a buffer in on_alloc: over --max-buffer-memory */
     conn_rx *rx;      /* NULL unless a request is partly received */
     buf queue;        /* answers not yet handed to libuv */
     buf inflight;     /* answers libuv is writing */
     size_t held;      /* bytes of buffers accounted to --max-buffer-memory */
     uv_write_t wreq;
     uint64_t last_active_ms;
+    uint32_t reload_msgid; /* WAITING: the reload request to answer */
     session sess;
 } conn;
 
@@ -100,5 +107,8 @@ void conn_sweep(conn *c, uint64_t now);
 void conn_drain_check(conn *c, uint64_t now);
 /* Closes at once, counting the cause. */
 void conn_force_close(conn *c, conn_close_cause why);
+/* The reload c asked for with request msgid is done: answers it with r and
+ * goes on with c's later requests. Nothing if c no longer waits for it. */
+void conn_reload_done(conn *c, uint32_t msgid, const call_reload *r);
 
 #endif

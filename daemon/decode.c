@@ -138,6 +138,7 @@ void call_decode(call *c, const mpr_request *m, const call_scratch *scratch) {
         break;
     case ELIG_METHOD_PING:
     case ELIG_METHOD_INFO:
+    case ELIG_METHOD_RELOAD:
         decode_no_params(c);
         break;
     default:

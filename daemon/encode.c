@@ -10,6 +10,7 @@
 #include <msgpack.h>
 
 #include "mpw.h"
+#include "snapmeta.h"
 #include "version.h"
 
 static void pack_str(msgpack_packer *pk, const char *s, size_t n) {
@@ -153,9 +154,24 @@ static void pack_kv_str(msgpack_packer *pk, const char *key, const char *v) {
     pack_cstr(pk, v);
 }
 
+/* The snapshot's programme names, or nil when this build cannot tell
+ * (snapmeta.h). */
+static void pack_programs(msgpack_packer *pk, const elig_snap *snap) {
+    const char *const *names;
+    int n = snapmeta_programs(snap, &names);
+    pack_cstr(pk, ELIG_KEY_PROGRAMS);
+    if (n < 0) {
+        msgpack_pack_nil(pk);
+        return;
+    }
+    msgpack_pack_array(pk, (size_t)n);
+    for (int i = 0; i < n; i++)
+        pack_cstr(pk, names[i]);
+}
+
 static void pack_info(msgpack_packer *pk, const call *c) {
     const elig_meta *meta = c->meta;
-    msgpack_pack_map(pk, 12);
+    msgpack_pack_map(pk, 17);
     pack_kv_str(pk, ELIG_KEY_VERSION, ELIGD_VERSION);
     pack_kv_str(pk, ELIG_KEY_SNAPSHOT, meta->id);
     pack_kv_str(pk, ELIG_KEY_CREATED, meta->created);
@@ -166,17 +182,29 @@ static void pack_info(msgpack_packer *pk, const call *c) {
     pack_kv_u64(pk, ELIG_KEY_CONNECTIONS, c->info.connections);
     pack_kv_u64(pk, ELIG_KEY_REQUESTS, c->info.requests);
     pack_kv_str(pk, ELIG_KEY_RELOAD_ERROR, c->info.reload_error);
+    pack_kv_str(pk, ELIG_KEY_HEALTH, c->info.health);
+    pack_kv_str(pk, ELIG_KEY_CONTENT_SHA256, snapmeta_content_sha256(meta));
+    pack_kv_u64(pk, ELIG_KEY_GENERATION, c->info.generation);
+    pack_kv_u64(pk, ELIG_KEY_READ_ERRORS, c->info.read_errors);
+    pack_programs(pk, c->snap);
     pack_kv_str(pk, ELIG_KEY_AUDIT_ERROR, c->info.audit_error);
     pack_cstr(pk, ELIG_KEY_AUDIT);
     if (!c->info.audit_on) {
         msgpack_pack_nil(pk);
-        return;
+    } else {
+        msgpack_pack_map(pk, 4);
+        pack_kv_u64(pk, ELIG_KEY_AUDIT_WRITTEN, c->info.audit_written);
+        pack_kv_u64(pk, ELIG_KEY_AUDIT_BACKLOG, c->info.audit_backlog);
+        pack_kv_u64(pk, ELIG_KEY_AUDIT_LOST, c->info.audit_lost);
+        pack_kv_u64(pk, ELIG_KEY_AUDIT_REFUSED, c->info.audit_refused);
     }
-    msgpack_pack_map(pk, 4);
-    pack_kv_u64(pk, ELIG_KEY_AUDIT_WRITTEN, c->info.audit_written);
-    pack_kv_u64(pk, ELIG_KEY_AUDIT_BACKLOG, c->info.audit_backlog);
-    pack_kv_u64(pk, ELIG_KEY_AUDIT_LOST, c->info.audit_lost);
-    pack_kv_u64(pk, ELIG_KEY_AUDIT_REFUSED, c->info.audit_refused);
+}
+
+/* reload: {snapshot, content_sha256} of the snapshot serving now. */
+static void pack_reload(msgpack_packer *pk, const call_reload *r) {
+    msgpack_pack_map(pk, 2);
+    pack_kv_str(pk, ELIG_KEY_SNAPSHOT, r->snapshot);
+    pack_kv_str(pk, ELIG_KEY_CONTENT_SHA256, r->content_sha256[0] ? r->content_sha256 : NULL);
 }
 
 int call_encode(const call *c, buf *out) {
@@ -204,6 +232,11 @@ int call_encode(const call *c, buf *out) {
         pack_head(&pk, c);
         msgpack_pack_nil(&pk);
         pack_info(&pk, c);
+        break;
+    case ELIG_METHOD_RELOAD:
+        pack_head(&pk, c);
+        msgpack_pack_nil(&pk);
+        pack_reload(&pk, c->reload);
         break;
     default: /* ping */
         pack_head(&pk, c);

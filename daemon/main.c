@@ -4,12 +4,17 @@
 
 int main(int argc, char **argv) {
     server_config cfg;
+    int status = 0;
     switch (options_parse(argc, argv, &cfg)) {
     case OPTIONS_EXIT_OK:
-        return 0;
+        break;
     case OPTIONS_CHECK_CONFIG:
-        return server_check_config(&cfg);
+        status = server_check_config(&cfg);
+        break;
     default:
-        return server_run(&cfg);
+        status = server_run(&cfg);
+        break;
     }
+    options_free_strings(&cfg);
+    return status;
 }

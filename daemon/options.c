@@ -3,6 +3,7 @@
  * all know it. */
 #include "options.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <ini.h>
@@ -25,8 +26,10 @@ typedef enum {
     K_FLAG,    /* bool; no argument on the command line */
     K_MODE,    /* unsigned, octal permission bits */
     K_LISTEN,  /* HOST:PORT into listen_host and listen_port */
+    K_METRICS, /* HOST:PORT or PORT into metrics_host and metrics_port */
     K_LOGLEVEL,
     K_CHOICE,  /* int: the index of the value among arg's `a|b|...` words */
+    K_LOGFORMAT,
     K_CLI,     /* command line only: handled in options_parse */
 } kind;
 
@@ -69,6 +72,9 @@ static const option table[] = {
      "on SIGTERM, close what is still open after this (default 10)"},
     {"warm", K_FLAG, OFF(warm), 0, 0, NULL, "read the whole snapshot into memory before serving"},
     {"ready-file", K_STR, OFF(ready_file), 0, 0, "PATH", "once serving, write the TCP port to PATH"},
+    {"metrics-listen", K_METRICS, 0, 0, 0, "HOST:PORT",
+     "serve GET /metrics (Prometheus) and GET /health over HTTP here; a port alone means 127.0.0.1:PORT "
+     "(default: off)"},
     {"log-level", K_LOGLEVEL, 0, 0, 0, "LEVEL", "debug, info, warn or error (default info)"},
     {"audit-dir", K_STR, OFF(audit_dir), 0, 0, "DIR",
      "keep the audit trail (a record of every answered check item, household, auth and reload) in "
@@ -86,6 +92,8 @@ static const option table[] = {
     {"audit-buffer", K_SIZE, OFF(audit_buffer), 65536, 1ull << 36, "BYTES",
      "audit records each worker may queue ahead of the writer, in bytes; must hold one whole batch "
      "(default 16777216)"},
+    {"log-format", K_LOGFORMAT, 0, 0, 0, "FORMAT",
+     "text (one `TIME LEVEL message` line per event) or json (one object per line) (default text)"},
     {"config", K_CLI, 0, 0, 0, "PATH",
      "read options from PATH first, one `name = value` per line (flags: `name = true`); the command line "
      "overrides it"},
@@ -96,6 +104,17 @@ static const option table[] = {
 #define N_OPTIONS (sizeof table / sizeof table[0])
 
 static void *field(server_config *cfg, const option *o) { return (char *)cfg + o->off; }
+
+/* Strings the options hold (paths, hosts) are allocated by set(), except
+ * the default host, which is this array: a value replaced (the file's
+ * --snapshot by the command line's, a key given twice) is freed then, and
+ * the rest by options_free_strings. */
+static const char default_host[] = ELIG_WIRE_DEFAULT_HOST;
+
+static void drop_string(const char *s) {
+    if (s != default_host)
+        free((void *)s);
+}
 
 /* Each parser writes why a value is refused into err[ERR_MAX] and returns
  * false; the caller says where (the flag, or the file and line). */
@@ -112,9 +131,21 @@ static bool parse_number(const option *o, const char *s, unsigned long long *v, 
     return true;
 }
 
-/* HOST:PORT, or [IPV6]:PORT. */
-static bool parse_listen(const option *o, const char *s, server_config *cfg, char *err) {
+/* HOST:PORT, or [IPV6]:PORT, into *host and *port; with `port_alone`, a
+ * bare PORT means 127.0.0.1:PORT. */
+static bool parse_hostport(const option *o, const char *s, bool port_alone, const char **host_out, int *port_out,
+                           char *err) {
     const char *colon = strrchr(s, ':');
+    if (!colon && port_alone && s[0]) {
+        option port = {o->name, K_INT, 0, 0, 65535, NULL, NULL};
+        unsigned long long p;
+        if (!parse_number(&port, s, &p, err))
+            return false;
+        drop_string(*host_out);
+        *host_out = default_host;
+        *port_out = (int)p;
+        return true;
+    }
     size_t n = colon ? (size_t)(colon - s) : 0;
     const char *start = s;
     if (n >= 2 && s[0] == '[' && s[n - 1] == ']')
@@ -132,8 +163,9 @@ static bool parse_listen(const option *o, const char *s, server_config *cfg, cha
         snprintf(err, ERR_MAX, "out of memory");
         return false;
     }
-    cfg->listen_host = host;
-    cfg->listen_port = (int)p;
+    drop_string(*host_out);
+    *host_out = host;
+    *port_out = (int)p;
     return true;
 }
 
@@ -154,9 +186,14 @@ static bool set(const option *o, const char *value, server_config *cfg, char *er
     unsigned long long n;
     switch (o->k) {
     case K_STR:
-        if (!(*(const char **)field(cfg, o) = strdup(value)))
+    {
+        char *v = strdup(value);
+        if (!v)
             return snprintf(err, ERR_MAX, "out of memory"), false;
+        drop_string(*(const char **)field(cfg, o));
+        *(const char **)field(cfg, o) = v;
         return true;
+    }
     case K_U32:
         if (!parse_number(o, value, &n, err))
             return false;
@@ -194,7 +231,9 @@ static bool set(const option *o, const char *value, server_config *cfg, char *er
         return true;
     }
     case K_LISTEN:
-        return parse_listen(o, value, cfg, err);
+        return parse_hostport(o, value, false, &cfg->listen_host, &cfg->listen_port, err);
+    case K_METRICS:
+        return parse_hostport(o, value, true, &cfg->metrics_host, &cfg->metrics_port, err);
     case K_LOGLEVEL: {
         int level = log_level_parse(value);
         if (level < 0)
@@ -220,6 +259,13 @@ static bool set(const option *o, const char *value, server_config *cfg, char *er
                 *c = ',';
         return snprintf(err, ERR_MAX, "'%s' is not one of %s", value, words), false;
     }
+    case K_LOGFORMAT: {
+        int f = log_format_parse(value);
+        if (f < 0)
+            return snprintf(err, ERR_MAX, "'%s' is not text or json", value), false;
+        log_set_format((log_format)f);
+        return true;
+    }
     case K_CLI:
         break;
     }
@@ -244,14 +290,13 @@ typedef struct {
     server_config *cfg;
     char name[64];
     char err[ERR_MAX];
-    const void *owned[N_OPTIONS]; /* the string this file set for each option */
 } file_ctx;
 
-/* The string an option holds in cfg (K_STR, K_LISTEN's host), else NULL. */
+/* The string an option holds in cfg (K_STR, the hosts), else NULL. */
 static const void *string_of(const server_config *cfg, const option *o) {
     if (o->k == K_STR)
         return *(const char *const *)((const char *)cfg + o->off);
-    return o->k == K_LISTEN ? cfg->listen_host : NULL;
+    return o->k == K_LISTEN ? cfg->listen_host : o->k == K_METRICS ? cfg->metrics_host : NULL;
 }
 
 /* inih calls this per `name = value`; on 0 it stops and returns the line. */
@@ -263,27 +308,21 @@ static int on_ini(void *user, const char *section, const char *name, const char 
         snprintf(f->err, sizeof f->err, "sections are not used; write `name = value` lines");
     else if (!o)
         snprintf(f->err, sizeof f->err, "unknown option");
-    else {
-        size_t i = (size_t)(o - table);
-        const void *before = string_of(f->cfg, o);
-        if (!set(o, value, f->cfg, f->err))
-            return 0;
-        if (before && before == f->owned[i]) /* the same key again: its first value is ours */
-            free((void *)before);
-        f->owned[i] = string_of(f->cfg, o);
-        return 1;
-    }
+    else
+        return set(o, value, f->cfg, f->err) ? 1 : 0; /* a value replaced is freed by set() */
     return 0;
 }
 
 void options_free_strings(server_config *cfg) {
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const void *s = string_of(cfg, &table[i]);
-        free((void *)s);
+        drop_string(s);
         if (table[i].k == K_STR)
             *(const char **)field(cfg, &table[i]) = NULL;
         else if (table[i].k == K_LISTEN)
             cfg->listen_host = NULL;
+        else if (table[i].k == K_METRICS)
+            cfg->metrics_host = NULL;
     }
 }
 
@@ -354,6 +393,31 @@ void options_usage(FILE *out) {
     fputs("\nExit status: 0 after a drain, 1 if it cannot start, 2 on bad usage.\n", out);
 }
 
+/* Whether host (as given to a --*listen option) is a loopback address:
+ * localhost, 127.0.0.0/8 or ::1. */
+static bool host_is_loopback(const char *host) {
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (strcmp(host, "localhost") == 0)
+        return true;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    return false;
+}
+
+/* Protected mode (SPEC 6), for the metrics listener: it serves counters
+ * with no authentication, so only on loopback.
+ * WIRE (issue 9): also allow it when --auth-file or --insecure-open is
+ * given, the rule auth.c applies to --listen, by calling the same check. */
+static void check_protected_mode(const server_config *cfg) {
+    if (cfg->metrics_host && !host_is_loopback(cfg->metrics_host))
+        usage_error("--metrics-listen %s: not a loopback address; protected mode serves metrics on loopback "
+                    "only (e.g. 127.0.0.1:%s)",
+                    cfg->metrics_host, "9420");
+}
+
 static int default_threads(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
@@ -361,7 +425,7 @@ static int default_threads(void) {
 
 options_action options_parse(int argc, char **argv, server_config *cfg) {
     *cfg = (server_config){
-        .listen_host = ELIG_WIRE_DEFAULT_HOST,
+        .listen_host = default_host,
         .listen_port = ELIG_WIRE_DEFAULT_PORT,
         .unix_mode = 0660,
         .threads = default_threads(),
@@ -420,5 +484,22 @@ options_action options_parse(int argc, char **argv, server_config *cfg) {
         usage_error("unexpected argument '%s'%s", argv[optind], "");
     if (!cfg->snapshot_path)
         usage_error("%s%s", "--snapshot PATH is required", "");
+    check_protected_mode(cfg);
     return action;
+}
+
+/* The man page's OPTIONS section, in scdoc: the same rows as --help. */
+void options_man(FILE *out) {
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const option *o = &table[i];
+        fprintf(out, "*--%s*%s%s%s\n", o->name, o->arg ? " _" : "", o->arg ? o->arg : "", o->arg ? "_" : "");
+        fputc('\t', out);
+        /* scdoc markup characters in the help text are escaped. */
+        for (const char *h = o->help; *h; h++) {
+            if (*h == '*' || *h == '_' || *h == '\\')
+                fputc('\\', out);
+            fputc(*h == '`' ? '"' : *h, out);
+        }
+        fputs("\n\n", out);
+    }
 }

@@ -30,12 +30,18 @@ options_action options_parse(int argc, char **argv, server_config *cfg);
  * process's life. For options_parse and the config fuzz target. */
 int options_read_config(const char *path, server_config *cfg, char *msg, size_t msglen);
 
-/* Frees every string option of cfg and sets it NULL. Only for a cfg whose
- * strings all came from options_read_config (a test, a fuzz target):
- * options_parse's defaults are not allocated. */
+/* Frees every string option of cfg and sets it NULL: a cfg that
+ * options_parse or options_read_config filled (the default host is not
+ * freed), or whose string options are NULL. A string replaced while
+ * parsing (a key given twice, a file's value the command line overrides)
+ * was freed then. */
 void options_free_strings(server_config *cfg);
 
 /* Writes the option list as --help shows it. */
 void options_usage(FILE *out);
+
+/* Writes the option list as the man page's OPTIONS section (scdoc
+ * markup), from the same table: tools/man runs it at build time. */
+void options_man(FILE *out);
 
 #endif

@@ -24,12 +24,48 @@ void query_ctx_destroy(query_ctx *q) {
     q->scratch.answers = NULL;
 }
 
+/* The response's counters: its error code, or one answer per check item. */
+static void count_outcome(stats *st, const call *c) {
+    if (!st)
+        return;
+    if (c->err) {
+        stats_add(&st->errors[(unsigned)c->err < STATS_ERRCODE_SLOTS ? c->err : 0], 1);
+        return;
+    }
+    for (uint32_t i = 0; i < c->n; i++)
+        stats_add(&st->answers[c->answers[i].reason], 1);
+}
+
+/* Who may reload: until auth.c's grant check (issue 9) takes over, the
+ * Unix socket only (SPEC 9), whose file permissions guard it. */
+static void authorize_reload(call *c, const session *s) {
+    if (!c->err && s->transport != SESSION_UNIX)
+        call_fail(c, ELIG_ERRCODE_UNAUTHORIZED, "reload is allowed only on the Unix socket");
+}
+
 int query_handle(query_ctx *q, const session *s, const mpr_request *m, buf *out) {
     if (m->type != ELIG_MSG_REQUEST)
         return 0; /* a notification is never answered, so never executed */
     call c;
     call_decode(&c, m, &q->scratch);
+    if (q->stats) /* counted before answering, so `info` includes itself */
+        stats_add(&q->stats->requests[c.method == ELIG_METHOD_UNKNOWN ? STATS_METHOD_UNKNOWN : c.method], 1);
+    if (c.method == ELIG_METHOD_RELOAD) {
+        authorize_reload(&c, s);
+        if (!c.err)
+            return QUERY_DEFERRED;
+    }
     call_answer(&c, &q->answer, s);
     audit_record(q->audit, &c, s);
+    count_outcome(q->stats, &c);
+    return call_encode(&c, out);
+}
+
+int query_reply_reload(query_ctx *q, uint32_t msgid, const call_reload *r, buf *out) {
+    mpr_request m = {.type = ELIG_MSG_REQUEST, .msgid = msgid};
+    call c = {.msg = &m, .method = ELIG_METHOD_RELOAD, .reload = r};
+    if (r->rc != 0)
+        call_fail(&c, ELIG_ERRCODE_UNAVAILABLE, "reload failed: %s", r->error);
+    count_outcome(q->stats, &c);
     return call_encode(&c, out);
 }

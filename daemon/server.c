@@ -25,13 +25,42 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "log.h"
+#include "metrics.h"
+#include "snapmeta.h"
 #include "version.h"
 #include "worker.h"
 
 uint64_t server_now_ms(void) { return uv_hrtime() / 1000000; }
+
+static uint64_t wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* systemd's service notification (Type=notify): `state` (READY=1,
+ * RELOADING=1, STOPPING=1 or nothing) and a STATUS= line naming the
+ * snapshot serving. A no-op when eligd was not started by systemd (no
+ * $NOTIFY_SOCKET). */
+static void notify(server *srv, const char *state) {
+    snap_ref *ref = NULL;
+    uint64_t gen = 0;
+    if (atomic_load(&srv->snaps_ready))
+        ref = snap_holder_acquire(&srv->snaps, &gen);
+    const char *phase = atomic_load(&srv->phase) == SERVER_DRAINING ? "draining" : "serving";
+    if (ref)
+        sd_notifyf(0, "%sSTATUS=%s snapshot %s (generation %llu)", state, phase,
+                   elig_snap_meta(ref->snap)->id, (unsigned long long)gen);
+    else
+        sd_notifyf(0, "%sSTATUS=starting", state);
+    snap_ref_release(ref);
+}
 
 /* A TCP socket bound to host:port; with `listen_too`, SO_REUSEPORT and
  * listening. Returns the fd or -1 (logged). */
@@ -201,30 +230,140 @@ static int write_ready_file(const char *path, int port) {
 
 static void drain_all(server *srv);
 
-int server_reload(server *srv) { return server_reload_as(srv, NULL); }
+int server_reload(server *srv, call_reload *out) { return server_reload_as(srv, NULL, out); }
 
-int server_reload_as(server *srv, const session *who) {
+int server_reload_as(server *srv, const session *who, call_reload *out) {
     uv_mutex_lock(&srv->reload_mu);
-    int rc = audit_reload_begin(srv->audit);
-    if (rc != 0) {
+    /* The audit record's room first: no reload without its record. */
+    if (audit_reload_begin(srv->audit) != 0) {
         log_error("reload refused: the audit trail cannot queue its record");
+        if (out) {
+            memset(out, 0, sizeof *out);
+            out->rc = -EAGAIN;
+            snprintf(out->error, sizeof out->error, "audit trail unavailable: the reload's record cannot be queued");
+        }
         uv_mutex_unlock(&srv->reload_mu);
-        return rc;
+        return -EAGAIN;
     }
-    rc = snap_holder_reload(&srv->snaps);
-    if (rc == 0)
+    notify(srv, "RELOADING=1\n");
+    int rc = snap_holder_reload(&srv->snaps);
+    if (rc == 0) {
+        atomic_store(&srv->loaded_at_ms, wall_ms());
+        atomic_fetch_add(&srv->reloads_ok, 1);
         for (int i = 0; i < srv->nworkers; i++)
             worker_wake(&srv->workers[i]);
-    if (srv->audit) {
-        char why[256];
-        snap_holder_reload_error(&srv->snaps, why, sizeof why);
-        uint64_t gen;
-        snap_ref *ref = snap_holder_acquire(&srv->snaps, &gen);
-        audit_reload_end(srv->audit, who, rc, elig_snap_meta(ref->snap)->id, rc == 0 ? NULL : why);
-        snap_ref_release(ref);
+    } else {
+        atomic_fetch_add(&srv->reloads_failed, 1);
     }
+    call_reload r;
+    memset(&r, 0, sizeof r);
+    r.rc = rc;
+    uint64_t gen;
+    snap_ref *ref = snap_holder_acquire(&srv->snaps, &gen);
+    const elig_meta *m = elig_snap_meta(ref->snap);
+    snprintf(r.snapshot, sizeof r.snapshot, "%s", m->id);
+    const char *sha = snapmeta_content_sha256(m);
+    snprintf(r.content_sha256, sizeof r.content_sha256, "%s", sha ? sha : "");
+    snap_ref_release(ref);
+    if (rc != 0)
+        snap_holder_reload_error(&srv->snaps, r.error, sizeof r.error);
+    audit_reload_end(srv->audit, who, rc, r.snapshot, rc == 0 ? NULL : r.error);
+    if (out)
+        *out = r;
+    notify(srv, "READY=1\n");
     uv_mutex_unlock(&srv->reload_mu);
     return rc;
+}
+
+int server_reload_request(server *srv, int worker_index, const session *s, uint32_t msgid) {
+    reload_ticket *t = elig_calloc(1, sizeof *t);
+    if (!t)
+        return ELIG_ENOMEM;
+    t->worker = worker_index;
+    t->conn_id = s->conn_id;
+    snprintf(t->peer, sizeof t->peer, "%s", s->peer);
+    t->channel = s->channel;
+    t->msgid = msgid;
+    uv_mutex_lock(&srv->reload_q_mu);
+    t->next = srv->reload_q;
+    srv->reload_q = t;
+    uv_mutex_unlock(&srv->reload_q_mu);
+    uv_async_send(&srv->reload_async);
+    return 0;
+}
+
+/* Main thread: the `reload` requests queued so far share one reload (each
+ * was asked before it began, so each sees the file as it is now), then
+ * each goes back to its worker with the result. */
+static void on_reload_request(uv_async_t *a) {
+    server *srv = a->data;
+    uv_mutex_lock(&srv->reload_q_mu);
+    reload_ticket *t = srv->reload_q;
+    srv->reload_q = NULL;
+    uv_mutex_unlock(&srv->reload_q_mu);
+    if (!t)
+        return;
+    log_info("reload method: reloading the snapshot at %s", srv->cfg.snapshot_path);
+    /* One reload for all of them; a record for each who asked. */
+    call_reload r;
+    session who = {.conn_id = t->conn_id, .channel = t->channel};
+    snprintf(who.peer, sizeof who.peer, "%s", t->peer);
+    if (server_reload_as(srv, &who, &r) != -EAGAIN)
+        for (reload_ticket *o = t->next; o; o = o->next) {
+            session also = {.conn_id = o->conn_id, .channel = o->channel};
+            snprintf(also.peer, sizeof also.peer, "%s", o->peer);
+            audit_reload_end(srv->audit, &also, r.rc, r.snapshot, r.rc == 0 ? NULL : r.error);
+        }
+    while (t) {
+        reload_ticket *next = t->next;
+        t->result = r;
+        worker_reload_done(&srv->workers[t->worker], t);
+        t = next;
+    }
+}
+
+void server_stats(server *srv, stats_totals *out) {
+    memset(out, 0, sizeof *out);
+    if (atomic_load(&srv->phase) == SERVER_STARTING)
+        return; /* the workers are being set up */
+    for (int i = 0; i < srv->nworkers; i++)
+        stats_accumulate(&srv->workers[i].st, out);
+}
+
+const char *server_health_name(server_health_state h) {
+    switch (h) {
+#define SERVER_X_(e, s)                                                        \
+    case SERVER_HEALTH_##e:                                                    \
+        return s;
+        SERVER_HEALTH_MAP(SERVER_X_)
+#undef SERVER_X_
+    }
+    return "?";
+}
+
+server_health_state server_health(server *srv, const stats_totals *t, char *why, size_t whylen) {
+    char dummy[1];
+    if (!why)
+        why = dummy, whylen = sizeof dummy;
+    why[0] = '\0';
+    int phase = atomic_load(&srv->phase);
+    if (phase == SERVER_DRAINING) {
+        snprintf(why, whylen, "draining after SIGTERM or SIGINT: answering what was received, then exiting");
+        return SERVER_HEALTH_DRAINING;
+    }
+    if (phase == SERVER_STARTING) {
+        snprintf(why, whylen, "starting: opening the snapshot and the listeners");
+        return SERVER_HEALTH_STARTING;
+    }
+    uint64_t gen = snap_holder_generation(&srv->snaps);
+    if (t->read_errors && t->read_error_gen == gen) {
+        snprintf(why, whylen,
+                 "snapshot reads failed while answering (%llu since start, generation %llu): the snapshot "
+                 "file may be damaged; reload a good one",
+                 (unsigned long long)t->read_errors, (unsigned long long)gen);
+        return SERVER_HEALTH_DEGRADED;
+    }
+    return SERVER_HEALTH_OK;
 }
 
 /* Removes the Unix socket file at exit, if it is still the one we bound
@@ -240,7 +379,7 @@ static void on_signal(uv_signal_t *h, int signum) {
     server *srv = h->data;
     if (signum == SIGHUP) {
         log_info("SIGHUP: reloading the snapshot at %s", srv->cfg.snapshot_path);
-        server_reload(srv);
+        server_reload(srv, NULL);
         return;
     }
     if (signum == SIGUSR1) {
@@ -266,6 +405,8 @@ static void on_drain_timeout(uv_timer_t *t) {
 
 static void drain_all(server *srv) {
     srv->draining = true;
+    atomic_store(&srv->phase, SERVER_DRAINING);
+    notify(srv, "STOPPING=1\n");
     for (int i = 0; i < srv->nworkers; i++)
         worker_request_drain(&srv->workers[i]);
     uv_timer_start(&srv->drain_timer, on_drain_timeout, srv->cfg.drain_timeout_ms, 0);
@@ -286,6 +427,7 @@ static void on_worker_done(uv_async_t *a) {
     uv_close((uv_handle_t *)&srv->sigusr1, NULL);
     uv_close((uv_handle_t *)&srv->drain_timer, NULL);
     uv_close((uv_handle_t *)&srv->worker_done, NULL);
+    uv_close((uv_handle_t *)&srv->reload_async, NULL);
 }
 
 static int main_loop_init(server *srv) {
@@ -303,6 +445,8 @@ static int main_loop_init(server *srv) {
     srv->drain_timer.data = srv;
     uv_async_init(&srv->loop, &srv->worker_done, on_worker_done);
     srv->worker_done.data = srv;
+    uv_async_init(&srv->loop, &srv->reload_async, on_reload_request);
+    srv->reload_async.data = srv;
     return 0;
 }
 
@@ -403,23 +547,58 @@ int server_check_config(const server_config *cfg) {
     return 0;
 }
 
+/* A test hook: ELIGD_TEST_START_DELAY_MS holds the start (after the
+ * metrics listener is up, before the snapshot is opened) so that a test
+ * can see the `starting` health that a slow --warm start shows. */
+static void test_start_delay(void) {
+    const char *v = getenv("ELIGD_TEST_START_DELAY_MS");
+    long ms = v ? strtol(v, NULL, 10) : 0;
+    if (ms > 0 && ms <= 60000) {
+        log_warn("ELIGD_TEST_START_DELAY_MS: holding the start for %ld ms", ms);
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Workers share no cache line with each other (stats.h): aligned. */
+static worker *alloc_workers(int n) {
+    size_t size = ((size_t)n * sizeof(worker) + 63) / 64 * 64;
+    worker *w = aligned_alloc(64, size);
+    if (w)
+        memset(w, 0, size);
+    return w;
+}
+
 int server_run(const server_config *cfg) {
     static server srv; /* one per process; static so signal handlers can reach it */
     memset(&srv, 0, sizeof srv);
     srv.cfg = *cfg;
     raise_fd_limit(&srv.cfg);
     uv_mutex_init(&srv.reload_mu);
+    uv_mutex_init(&srv.reload_q_mu);
     srv.start_ms = server_now_ms();
     atomic_init(&srv.connections, 0);
     atomic_init(&srv.buffer_bytes, 0);
     atomic_init(&srv.next_conn_id, 1);
+    atomic_init(&srv.phase, SERVER_STARTING);
+    atomic_init(&srv.snaps_ready, false);
+    atomic_init(&srv.reloads_ok, 0);
+    atomic_init(&srv.reloads_failed, 0);
+    atomic_init(&srv.loaded_at_ms, wall_ms());
     signal(SIGPIPE, SIG_IGN); /* a client gone mid-write is an error code, not a death */
 
+    /* Metrics first: /health says `starting` while the snapshot opens. */
+    if (cfg->metrics_host && metrics_start(&srv, &srv.metrics) != 0)
+        return 1;
+    test_start_delay();
     char err[256];
     if (snap_holder_init(&srv.snaps, cfg->snapshot_path, cfg->warm, err, sizeof err) != 0) {
         log_error("cannot open snapshot: %s", err);
+        metrics_stop(srv.metrics);
         return 1;
     }
+    atomic_store(&srv.loaded_at_ms, wall_ms());
+    atomic_store(&srv.snaps_ready, true);
     srv.nworkers = cfg->threads;
     if (cfg->audit_dir) {
         audit_config ac = {
@@ -435,18 +614,28 @@ int server_run(const server_config *cfg) {
         if (audit_open(&ac, &srv.audit) != 0)
             return 1; /* logged */
     }
-    srv.workers = calloc((size_t)srv.nworkers, sizeof *srv.workers);
+    srv.workers = alloc_workers(srv.nworkers);
     main_loop_init(&srv);
     int port;
-    if (!srv.workers || start_workers(&srv, &port) != 0)
+    if (!srv.workers || start_workers(&srv, &port) != 0) {
+        metrics_stop(srv.metrics);
         return 1; /* exiting: the OS reclaims threads and sockets */
+    }
+    atomic_store(&srv.phase, SERVER_SERVING);
     log_start(&srv, port);
+    notify(&srv, "READY=1\n");
     if (cfg->ready_file && write_ready_file(cfg->ready_file, port) != 0) {
         drain_all(&srv);
     }
 
     uv_run(&srv.loop, UV_RUN_DEFAULT);
 
+    metrics_stop(srv.metrics); /* it reads the workers and the snapshot */
+    srv.metrics = NULL;
+    for (reload_ticket *t = srv.reload_q, *next; t; t = next) {
+        next = t->next;
+        elig_free(t);
+    }
     for (int i = 0; i < srv.nworkers; i++) {
         uv_thread_join(&srv.workers[i].thread);
         worker_destroy(&srv.workers[i]);

@@ -11,8 +11,10 @@
 #include <uv.h>
 
 #include "audit.h"
+#include "call.h"
 #include "session.h"
 #include "snapshot.h"
+#include "stats.h"
 
 typedef struct {
     const char *snapshot_path;
@@ -39,7 +41,40 @@ typedef struct {
     uint32_t audit_segment_mb;
     size_t audit_buffer;     /* bytes of each worker's record ring */
     int audit_compress;      /* 0 zstd, 1 none */
+    const char *metrics_host; /* --metrics-listen; NULL: no metrics listener */
+    int metrics_port;
 } server_config;
+
+/* The daemon's health as /metrics, /health and `info` report it, in the
+ * order they take precedence. */
+#define SERVER_HEALTH_MAP(X)                                                   \
+    X(DRAINING, "draining") /* SIGTERM/SIGINT: finishing what was received */  \
+    X(STARTING, "starting") /* not every worker listens yet */                 \
+    X(DEGRADED, "degraded") /* snapshot reads failed since it was loaded */    \
+    X(OK, "ok")
+
+typedef enum {
+#define SERVER_X_(e, s) SERVER_HEALTH_##e,
+    SERVER_HEALTH_MAP(SERVER_X_)
+#undef SERVER_X_
+} server_health_state;
+
+/* Where the server is in its life; health is derived from it. */
+typedef enum { SERVER_STARTING, SERVER_SERVING, SERVER_DRAINING } server_phase;
+
+/* One `reload` request on its way from a worker to the main thread and
+ * back with its result (call_reload). */
+typedef struct reload_ticket {
+    struct reload_ticket *next;
+    int worker;
+    uint64_t conn_id;
+    char peer[64];       /* who asked, for the audit record (session.peer) */
+    const char *channel; /* session.channel: static or channel-table storage */
+    uint32_t msgid;
+    call_reload result;
+} reload_ticket;
+
+typedef struct metrics metrics;
 
 typedef struct worker worker;
 
@@ -61,6 +96,17 @@ typedef struct server {
     uv_mutex_t reload_mu; /* one reload at a time, whoever asks */
     uint64_t unix_ino, unix_dev; /* the socket file we bound, to unlink only ours */
     bool draining;
+    atomic_int phase;         /* server_phase */
+    atomic_bool snaps_ready;  /* snaps may be read (set once it is open) */
+    /* Reloads by result, and when the snapshot now serving was loaded
+     * (ms since the epoch). Written under reload_mu. */
+    atomic_uint_fast64_t reloads_ok, reloads_failed;
+    atomic_uint_fast64_t loaded_at_ms;
+    /* `reload` requests from the workers, for the main thread. */
+    uv_mutex_t reload_q_mu;
+    reload_ticket *reload_q;
+    uv_async_t reload_async;
+    metrics *metrics; /* NULL without --metrics-listen */
 } server;
 
 /* Runs the daemon until it has drained. Returns the process exit status:
@@ -69,14 +115,32 @@ int server_run(const server_config *cfg);
 
 /* Reloads what SIGHUP reloads (the snapshot at its path; a failure keeps
  * the old one serving, with the reason in `info`) and wakes the workers to
- * pick it up. Safe from any thread; reloads run one at a time. 0 or a
- * negative code; logs either way. */
-int server_reload(server *srv);
+ * pick it up. The one reload entry: SIGHUP and the `reload` method. Safe
+ * from any thread; reloads run one at a time; tells systemd RELOADING=1
+ * and READY=1 around it. Returns 0 or a negative code; if out is not NULL
+ * it gets the snapshot serving afterwards and, on failure, the reason.
+ * Logs either way and counts the result. */
+int server_reload(server *srv, call_reload *out);
 /* The same, on behalf of `who` (the session of a `reload` request; NULL
- * for a signal), which the audit record names. The reload is recorded
- * (audit.h): when its record cannot be queued and --audit-full is closed,
- * nothing is reloaded and -EAGAIN is returned (answer `unavailable`). */
-int server_reload_as(server *srv, const session *who);
+ * for a signal), whom its audit record names (audit.h). When that record
+ * cannot be queued and --audit-full is closed, nothing is reloaded and
+ * -EAGAIN is returned (out says why: answer `unavailable`). */
+int server_reload_as(server *srv, const session *who, call_reload *out);
+
+/* From worker number worker_index: the connection of session s asks, with
+ * request msgid, for a reload. The main thread does it (recorded in the
+ * audit trail in s's name) and hands the result back with
+ * worker_reload_done. 0, or ELIG_ENOMEM (nothing queued). */
+int server_reload_request(server *srv, int worker_index, const session *s, uint32_t msgid);
+
+/* Adds up the workers' counters (zeros while starting). Any thread. */
+void server_stats(server *srv, stats_totals *out);
+
+/* The health now, given counters from server_stats; why (if not NULL)
+ * gets a sentence saying why when it is not ok. Any thread. */
+server_health_state server_health(server *srv, const stats_totals *t, char *why, size_t whylen);
+const char *server_health_name(server_health_state h);
+
 
 /* --check-config: opens what the configuration names (the snapshot, and
  * every file a later option adds) without serving. 0 when all is well, 1

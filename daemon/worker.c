@@ -22,6 +22,7 @@ static void use_snapshot(worker *w, snap_ref *ref, elig_reader *reader, uint64_t
     w->reader = reader;
     w->snap_gen = gen;
     w->qctx.answer.reader = reader;
+    w->qctx.answer.generation = gen;
 }
 
 void worker_sync_snapshot(worker *w) {
@@ -40,10 +41,6 @@ void worker_sync_snapshot(worker *w) {
     use_snapshot(w, ref, reader, gen);
 }
 
-void worker_publish_requests(worker *w) {
-    atomic_store_explicit(&w->requests, w->requests_local, memory_order_relaxed);
-}
-
 static void on_connection(uv_stream_t *listener, int status) {
     worker *w = listener->data;
     if (status < 0) {
@@ -53,9 +50,24 @@ static void on_connection(uv_stream_t *listener, int status) {
     conn_accept(w, listener);
 }
 
+/* Snapshot read errors are logged here, once a sweep at most, rather than
+ * where they happen: a damaged page hit by every request must not turn
+ * into a log line per request. */
+static void log_read_errors(worker *w) {
+    uint64_t n = atomic_load_explicit(&w->st.read_errors, memory_order_relaxed);
+    if (n == w->read_errors_logged)
+        return;
+    int code = -(int)atomic_load_explicit(&w->st.read_error_code, memory_order_relaxed);
+    log_error("worker %d: %llu snapshot read errors in the last second (%s), answered unavailable; "
+              "health is degraded until a reload",
+              w->index, (unsigned long long)(n - w->read_errors_logged), elig_strerror(code));
+    w->read_errors_logged = n;
+}
+
 static void on_sweep(uv_timer_t *t) {
     worker *w = t->data;
     uint64_t now = server_now_ms();
+    log_read_errors(w);
     for (conn *c = w->conns, *next; c; c = next) {
         next = c->next;
         conn_sweep(c, now);
@@ -94,9 +106,36 @@ static void start_drain(worker *w) {
     uv_timer_start(&w->drain_poll, on_drain_poll, 0, DRAIN_POLL_MS);
 }
 
+void worker_reload_done(worker *w, reload_ticket *t) {
+    uv_mutex_lock(&w->reload_mu);
+    t->next = w->reloads_done;
+    w->reloads_done = t;
+    uv_mutex_unlock(&w->reload_mu);
+    uv_async_send(&w->wake);
+}
+
+/* Answers the reloads done for this worker's connections. */
+static void answer_reloads(worker *w) {
+    uv_mutex_lock(&w->reload_mu);
+    reload_ticket *d = w->reloads_done;
+    w->reloads_done = NULL;
+    uv_mutex_unlock(&w->reload_mu);
+    while (d) {
+        reload_ticket *next = d->next;
+        for (conn *c = w->conns; c; c = c->next)
+            if (c->sess.conn_id == d->conn_id) {
+                conn_reload_done(c, d->msgid, &d->result);
+                break;
+            }
+        elig_free(d);
+        d = next;
+    }
+}
+
 static void on_wake(uv_async_t *a) {
     worker *w = a->data;
     worker_sync_snapshot(w);
+    answer_reloads(w);
     if (atomic_load(&w->drain_requested) && !w->draining)
         start_drain(w);
     if (atomic_load(&w->force_requested)) {
@@ -135,15 +174,16 @@ int worker_init(worker *w, server *srv, int index, int tcp_fd, int unix_fd) {
     memset(w, 0, sizeof *w);
     w->srv = srv;
     w->index = index;
-    atomic_init(&w->requests, 0);
+    stats_init(&w->st);
+    uv_mutex_init(&w->reload_mu);
     atomic_init(&w->drain_requested, false);
     atomic_init(&w->force_requested, false);
     atomic_init(&w->done, false);
-    for (int i = 0; i < CONN_CLOSE_COUNT; i++)
-        atomic_init(&w->closes[i], 0);
     w->qctx.answer.server_info = server_info_cb;
     w->qctx.answer.server_info_ud = w;
     w->qctx.audit = audit_worker_ring(srv->audit, index);
+    w->qctx.answer.stats = &w->st;
+    w->qctx.stats = &w->st;
     int rc;
     if (!(w->rbuf = elig_malloc(WORKER_READ_CHUNK)) || query_ctx_init(&w->qctx, srv->cfg.max_batch) != 0)
         return ELIG_ENOMEM;
@@ -200,16 +240,22 @@ void worker_destroy(worker *w) {
     buf_free(&w->out);
     query_ctx_destroy(&w->qctx);
     elig_free(w->rbuf);
+    for (reload_ticket *d = w->reloads_done, *next; d; d = next) {
+        next = d->next;
+        elig_free(d);
+    }
+    w->reloads_done = NULL;
+    uv_mutex_destroy(&w->reload_mu);
 }
 
 static void server_info_cb(void *ud, call_server_info *out) {
     worker *w = ud;
     server *srv = w->srv;
-    uint64_t requests = 0;
-    for (int i = 0; i < srv->nworkers; i++)
-        requests += &srv->workers[i] == w ? w->requests_local
-                                          : atomic_load_explicit(&srv->workers[i].requests, memory_order_relaxed);
-    out->requests = requests; /* this info request included */
+    stats_totals t;
+    server_stats(srv, &t);
+    out->requests = 0;
+    for (int i = 0; i < STATS_METHOD_SLOTS; i++)
+        out->requests += t.requests[i]; /* this info request included */
     out->connections = atomic_load(&srv->connections);
     out->uptime_s = (server_now_ms() - srv->start_ms) / 1000;
     snap_holder_reload_error(&srv->snaps, w->reload_error, sizeof w->reload_error);
@@ -224,4 +270,7 @@ static void server_info_cb(void *ud, call_server_info *out) {
         out->audit_refused = st.refused;
         out->audit_written = st.written;
     }
+    out->health = server_health_name(server_health(srv, &t, NULL, 0));
+    out->generation = snap_holder_generation(&srv->snaps);
+    out->read_errors = t.read_errors;
 }

@@ -17,6 +17,7 @@
 #include "conn.h"
 #include "query.h"
 #include "server.h"
+#include "stats.h"
 
 /* Bytes read from a socket at a time into the worker's shared buffer. */
 #define WORKER_READ_CHUNK (64 * 1024)
@@ -57,11 +58,15 @@ struct worker {
     char *rbuf;  /* WORKER_READ_CHUNK bytes, lent to one read at a time */
     buf out;     /* responses of one read, before they go to the socket */
 
-    uint64_t requests_local;     /* written by this thread only */
-    atomic_uint_fast64_t requests; /* published copy, read by `info` */
-    /* Connections the server closed, by cause: written by this thread only
-     * (a relaxed load and store, no locked instruction), summed by readers. */
-    atomic_uint_fast64_t closes[CONN_CLOSE_COUNT];
+    uint64_t answered; /* requests answered, this thread's own tally (conn.c) */
+    /* Counters: written by this thread only, summed by readers (stats.h). */
+    stats st;
+    uint64_t read_errors_logged; /* st.read_errors at the last error log */
+
+    /* Reloads asked for by this worker's connections (the `reload`
+     * method), done by the main thread: their results, for on_wake. */
+    uv_mutex_t reload_mu;
+    reload_ticket *reloads_done;
 
     atomic_bool drain_requested, force_requested;
     atomic_bool done; /* its loop has returned */
@@ -83,13 +88,12 @@ void worker_destroy(worker *w);
 /* Makes sure the worker answers from the newest snapshot: one atomic load
  * when nothing changed. */
 void worker_sync_snapshot(worker *w);
-/* Makes requests_local visible to `info` on other threads. */
-void worker_publish_requests(worker *w);
 /* Counts a connection the server closed (this worker's thread only). */
-static inline void worker_count_close(worker *w, conn_close_cause why) {
-    atomic_uint_fast64_t *n = &w->closes[why];
-    atomic_store_explicit(n, atomic_load_explicit(n, memory_order_relaxed) + 1, memory_order_relaxed);
-}
+static inline void worker_count_close(worker *w, conn_close_cause why) { stats_add(&w->st.closes[why], 1); }
+/* From the main thread: the reload of ticket t (which the worker takes
+ * over) is done; the worker answers it if the connection is still there
+ * and goes on with that connection's later requests. */
+void worker_reload_done(worker *w, reload_ticket *t);
 /* Called by conn.c when the last connection of a draining worker closes. */
 void worker_maybe_finish(worker *w);
 

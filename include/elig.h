@@ -33,8 +33,9 @@
 #define ELIG_VERSION_PATCH 0
 #define ELIG_VERSION_STRING "0.1.0"
 
-/* Snapshot schema this library reads and writes. */
-#define ELIG_SCHEMA_VERSION 1
+/* Snapshot schema this library reads and writes (2: the id index of
+ * docs/SNAPSHOT.md; schema 1 files are refused with ELIG_ESCHEMA). */
+#define ELIG_SCHEMA_VERSION 2
 
 /* ---- errors ----------------------------------------------------------
  *
@@ -132,15 +133,75 @@ typedef struct {
     char created[32]; /* RFC 3339, UTC, e.g. 2026-11-27T23:40:00Z */
     uint64_t households, members, enrollments;
     char sha256_households[65], sha256_members[65], sha256_enrollments[65];
+    char content_sha256[65]; /* digest of the rows (docs/SNAPSHOT.md), lower-case hex */
+    char extract_of[ELIG_WIRE_SNAPSHOT_ID_MAX + 1]; /* an extract's source snapshot id; "" if not an extract */
+    char extract_regions[256];  /* an extract's region prefixes, comma-separated; "" if not an extract */
 } elig_meta;
 
 typedef struct elig_snap elig_snap;
 
-/* Opens the snapshot file at path read-only and checks its schema version
- * and metadata. Cost does not grow with snapshot size: nothing is read but
- * the metadata. On failure returns a negative code and, if err is not NULL,
- * writes a one-line reason (naming the path) into err[errlen]. */
+/* A snapshot id as SPEC 4 and `elig-snapshot build --id` allow it: 1-64
+ * chars of A-Za-z0-9._:- (so it is safe in every answer, log line and
+ * file name). The builder and the reader both check it. */
+bool elig_valid_snapshot_id(const char *s, size_t n);
+
+/* Opens the snapshot file at path read-only and checks its checksum
+ * trailer's presence and the file's length (a truncated or extended file is
+ * ELIG_ECORRUPT), its schema version (ELIG_ESCHEMA) and metadata. Cost does
+ * not grow with snapshot size: nothing is read but the file's last bytes,
+ * the metadata and the index header. On failure returns a negative code
+ * and, if err is not NULL, writes a one-line reason (naming the path) into
+ * err[errlen]. The same as elig_snap_open_ex(path, 0, ...). */
 int elig_snap_open(const char *path, elig_snap **out, char *err, size_t errlen);
+
+/* Flags of elig_snap_open_ex.
+ *
+ * ELIG_SNAP_VERIFY   check the SHA-256 of the whole file against its
+ *                    trailer before LMDB reads any page: ELIG_ECHECKSUM on a
+ *                    mismatch. Reads the whole file once.
+ * ELIG_SNAP_PRIVATE  serve a private copy: the file is copied into sealed
+ *                    anonymous memory (a memfd: no write, shrink or grow,
+ *                    ever) and everything reads the copy, so overwriting,
+ *                    truncating or rewriting the file afterwards changes
+ *                    nothing that is served and cannot crash the process.
+ *                    Costs the file's size in memory (counted as the
+ *                    process's shared memory, not evictable page cache) and
+ *                    the copy at open. With ELIG_SNAP_VERIFY the checksum is
+ *                    computed on the copy as it is made: no window between
+ *                    check and use. The copy asks for transparent huge
+ *                    pages (used if /sys/kernel/mm/transparent_hugepage/
+ *                    shmem_enabled allows them).
+ * Without flags the file is mapped as it is (tools, terminals): it must not
+ * be modified in place while open. */
+#define ELIG_SNAP_VERIFY 0x1u
+#define ELIG_SNAP_PRIVATE 0x2u
+
+/* elig_snap_open with flags (ELIG_SNAP_*); an unknown flag is ELIG_EINVAL. */
+int elig_snap_open_ex(const char *path, unsigned flags, elig_snap **out, char *err, size_t errlen);
+
+/* Opens a signed snapshot (an offline extract, SPEC 10): everything
+ * elig_snap_open_ex(path, flags | ELIG_SNAP_VERIFY) does (every byte is
+ * checked: the signature covers the checksum), then requires a signature
+ * block made by the Ed25519 public key pubkey_pem (PEM text of pem_len
+ * bytes, as `openssl pkey -pubout` writes it) and valid for this file:
+ * ELIG_ESIGNATURE if it is unsigned, signed by another key, or altered
+ * since it was signed. */
+int elig_snap_open_signed(const char *path, unsigned flags, const char *pubkey_pem, size_t pem_len, elig_snap **out,
+                          char *err, size_t errlen);
+
+/* Checks the file at path against its checksum trailer: SHA-256 of every
+ * byte it covers (reads the whole file; needs no elig_snap). 0,
+ * ELIG_ECHECKSUM (damaged), ELIG_ECORRUPT (no trailer, a damaged one, or a
+ * length that does not match) or a negated errno, with a one-line reason
+ * naming path in err. */
+int elig_snap_check_file(const char *path, char *err, size_t errlen);
+
+/* Recomputes the content hash of snap from its tables (a walk of every
+ * household and member: seconds per ten million rows) into out as 64 hex
+ * digits and a NUL. Compare with elig_snap_meta(snap)->content_sha256 to
+ * find tables that no longer match their metadata. 0 or a negative code
+ * (ELIG_ECORRUPT for a malformed record). Any thread; no reader needed. */
+int elig_snap_content_sha256(const elig_snap *snap, char out[65]);
 /* Closes the snapshot. All its readers must be closed first. */
 void elig_snap_close(elig_snap *snap);
 /* Metadata; valid while snap is open. */
@@ -219,8 +280,15 @@ typedef struct {
     size_t enr_len_;
 } elig_household;
 
+/* Starts loading the index slot of (kind, id) into the CPU cache and
+ * returns at once; it reads nothing and cannot fail. A server answering a
+ * batch calls it a few items ahead of elig_check, so that the slot's cache
+ * miss overlaps the work on the items before it. */
+void elig_prefetch(const elig_reader *r, elig_kind kind, uint64_t id);
+
 /* Resolves (kind, id) to its family. Returns 1 and fills h if found, 0 if
- * the id names nothing, or a negative code. */
+ * the id names nothing, or a negative code (ELIG_ECORRUPT for a damaged
+ * index or record: never a crash, never a read outside the file). */
 int elig_household_get(elig_reader *r, elig_kind kind, uint64_t id, elig_household *h);
 
 /* Iterates h's enrollments, in the order of the input file: set

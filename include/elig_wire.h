@@ -34,7 +34,8 @@ enum {
     X(CHECK, "check")                                                          \
     X(CHECK_BATCH, "check_batch")                                              \
     X(HOUSEHOLD, "household")                                                  \
-    X(INFO, "info")
+    X(INFO, "info")                                                            \
+    X(RELOAD, "reload")
 
 typedef enum {
 #define ELIG_X_(e, s) ELIG_METHOD_##e,
@@ -136,6 +137,11 @@ typedef enum { ELIG_MEMBER_ALIVE = 0, ELIG_MEMBER_DECEASED = 1 } elig_member_sta
 #define ELIG_KEY_AUDIT_BACKLOG "backlog"   /*   records queued, not yet written */
 #define ELIG_KEY_AUDIT_LOST "lost"         /*   --audit-full drop: answered without a record */
 #define ELIG_KEY_AUDIT_REFUSED "refused"   /*   requests answered unavailable: no room for their records */
+#define ELIG_KEY_HEALTH "health"
+#define ELIG_KEY_CONTENT_SHA256 "content_sha256"
+#define ELIG_KEY_GENERATION "generation"
+#define ELIG_KEY_READ_ERRORS "read_errors"
+#define ELIG_KEY_PROGRAMS "programs"
 
 /* Name lookups. Each returns NULL (or -1) for a value outside the table. */
 

@@ -233,18 +233,47 @@ ELIGC_API int eligc_household_get(eligc_conn *c, elig_kind kind, const char *id,
 /* Frees h->enrollments and empties h. h may be NULL. */
 ELIGC_API void eligc_household_free(eligc_household *h);
 
+#define ELIGC_INFO_PROGRAMS_MAX 64 /* programme names kept by eligc_info */
+
 typedef struct {
     char version[32];       /* eligd version (truncated if longer) */
     char snapshot[ELIGC_SNAPSHOT_MAX + 1];
     char created[40];       /* snapshot creation time, RFC 3339 UTC */
     uint64_t households, members, enrollments;
     uint64_t uptime_s, connections, requests;
-    bool reload_failed;     /* the last SIGHUP reload failed: */
+    bool reload_failed;     /* the last reload (SIGHUP or reload) failed: */
     char reload_error[256]; /* why (truncated if longer), else "" */
+    /* SPEC 9 (eligd 0.2 and later). A server that does not send a key
+     * leaves its field empty: "" or 0, has_* false. */
+    char health[16];          /* "ok", "degraded", "draining", "starting" */
+    char content_sha256[65];  /* the snapshot's content hash, or "" */
+    bool has_generation;
+    uint64_t generation;      /* snapshot generation: 1 at start, +1 per reload */
+    bool has_read_errors;
+    uint64_t read_errors;     /* snapshot reads that failed while answering */
+    bool has_programs;        /* false: the server did not say */
+    size_t n_programs;        /* names in programs[], at most ELIGC_INFO_PROGRAMS_MAX */
+    bool programs_truncated;  /* the server named more than that */
+    char programs[ELIGC_INFO_PROGRAMS_MAX][ELIG_WIRE_PROGRAM_MAX + 1];
 } eligc_info;
 
 /* The server's info map. 0 with *info filled, or an error. */
 ELIGC_API int eligc_info_get(eligc_conn *c, eligc_info *info);
+
+/* What a successful reload serves now. */
+typedef struct {
+    char snapshot[ELIGC_SNAPSHOT_MAX + 1]; /* the snapshot id */
+    char content_sha256[65];               /* its content hash, or "" */
+} eligc_reload_result;
+
+/* Asks the server to reload its snapshot now, and waits until it has
+ * (SPEC 9: allowed on the Unix socket, or to a channel granted `reload`).
+ * A reload can take seconds: give the handle a request timeout to match.
+ * 0 with *out filled; ELIGC_ESERVER when it failed or was refused
+ * (eligc_server_code() is ELIG_ERRCODE_UNAVAILABLE with the reason in
+ * eligc_errmsg(), the previous snapshot still serving, or
+ * ELIG_ERRCODE_UNAUTHORIZED); or another error. */
+ELIGC_API int eligc_reload(eligc_conn *c, eligc_reload_result *out);
 
 /* ---- pipelined requests ----------------------------------------------- */
 /* Queue many requests, then collect the answers in the order sent. Queued

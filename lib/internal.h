@@ -4,11 +4,9 @@
 
 #include "elig.h"
 
-/* Resolves (kind, id) to its family's kk and, for a NIK, the member's
- * status. 1 found, 0 not found, negative on a read failure. */
-int elig_resolve_(elig_reader *r, elig_kind kind, uint64_t id, uint64_t *kk, int *member_status);
-
-/* Loads the household record of kk into h. 1, 0 or negative as above. */
-int elig_household_load_(elig_reader *r, uint64_t kk, elig_household *h);
+/* Resolves (kind, id) through the id index to its family's household:
+ * 1 and h (and, for a NIK, the member's status) if found, 0 if the id names
+ * nothing, ELIG_ECORRUPT if the index or the record is damaged. */
+int elig_find_(elig_reader *r, elig_kind kind, uint64_t id, elig_household *h, int *member_status);
 
 #endif

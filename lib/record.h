@@ -1,4 +1,4 @@
-/* record.h — the snapshot's on-disk layout (schema 1), shared by the
+/* record.h — the snapshot's on-disk layout (schema 2), shared by the
  * builder (tools/snapshot) and the reader (lib/snap.c). docs/SNAPSHOT.md
  * explains the choices; this file is the single definition of the bytes.
  *
@@ -10,19 +10,24 @@
  *   "hh"    u64 kk   -> household record with its enrollments packed inline
  *   "nik"   u64 nik  -> member record {u64 kk, u8 status}
  *   "kks"   u64 kks  -> u64 kk
+ *   "idx"   the id index of lib/index.h: any id -> file offset of its
+ *           family's "hh" value. Queries use it; the three tables above
+ *           are kept for ordered walks (verify, diff, extract).
  *
  * Integer keys are native-endian uint64 under MDB_INTEGERKEY, so a 16-digit
  * id is one 8-byte key compare. Values are packed with no padding and read
  * with memcpy: LMDB gives no alignment guarantee for values.
  *
  * Household value:
- *   off 0  u64 region        10-digit kode wilayah as a number
- *   off 8  u64 kks           meaningful when flags & ELIG_REC_HAS_KKS
- *   off 16 u32 members       member rows loaded (deceased included)
- *   off 20 u32 n_enrollments
- *   off 24 u8  status        elig_hh_status
- *   off 25 u8  flags
- *   off 26 enrollments, n_enrollments times, in the input file's order:
+ *   off 0  u64 kk            the key again: a lookup through the index
+ *                            reaches the value without its key
+ *   off 8  u64 region        10-digit kode wilayah as a number
+ *   off 16 u64 kks           meaningful when flags & ELIG_REC_HAS_KKS
+ *   off 24 u32 members       member rows loaded (deceased included)
+ *   off 28 u32 n_enrollments
+ *   off 32 u8  status        elig_hh_status
+ *   off 33 u8  flags
+ *   off 34 enrollments, n_enrollments times, in the input file's order:
  *          u32 start, u32 end (ELIG_MONTH_OPEN = open), u32 amount,
  *          u8 status, u8 program_len, program bytes
  */
@@ -49,14 +54,19 @@
 #define ELIG_META_SHA_HOUSEHOLDS "sha256_households"
 #define ELIG_META_SHA_MEMBERS "sha256_members"
 #define ELIG_META_SHA_ENROLLMENTS "sha256_enrollments"
+#define ELIG_META_CONTENT "content_sha256"
+#define ELIG_META_EXTRACT_OF "extract_of"           /* extracts only: source snapshot id */
+#define ELIG_META_EXTRACT_SOURCE "extract_source_content_sha256"
+#define ELIG_META_EXTRACT_REGIONS "extract_regions" /* extracts only: prefixes, comma-separated */
 
 #define ELIG_REC_HAS_KKS 0x01
 
-#define ELIG_REC_HH_HEAD 26
+#define ELIG_REC_HH_HEAD 34
 #define ELIG_REC_ENR_HEAD 14 /* fixed part of one enrollment */
 #define ELIG_REC_MEMBER 9
 
 typedef struct {
+    uint64_t kk;
     uint64_t region;
     uint64_t kks;
     uint32_t members;
@@ -80,22 +90,24 @@ static inline void elig_wr64(unsigned char *p, uint64_t v) { memcpy(p, &v, 8); }
 
 /* Writes the household head; returns ELIG_REC_HH_HEAD. */
 static inline size_t elig_rec_hh_put(unsigned char *p, const elig_rec_hh *h) {
-    elig_wr64(p, h->region);
-    elig_wr64(p + 8, h->kks);
-    elig_wr32(p + 16, h->members);
-    elig_wr32(p + 20, h->n_enrollments);
-    p[24] = h->status;
-    p[25] = h->flags;
+    elig_wr64(p, h->kk);
+    elig_wr64(p + 8, h->region);
+    elig_wr64(p + 16, h->kks);
+    elig_wr32(p + 24, h->members);
+    elig_wr32(p + 28, h->n_enrollments);
+    p[32] = h->status;
+    p[33] = h->flags;
     return ELIG_REC_HH_HEAD;
 }
 
 static inline void elig_rec_hh_get(const unsigned char *p, elig_rec_hh *h) {
-    h->region = elig_rd64(p);
-    h->kks = elig_rd64(p + 8);
-    h->members = elig_rd32(p + 16);
-    h->n_enrollments = elig_rd32(p + 20);
-    h->status = p[24];
-    h->flags = p[25];
+    h->kk = elig_rd64(p);
+    h->region = elig_rd64(p + 8);
+    h->kks = elig_rd64(p + 16);
+    h->members = elig_rd32(p + 24);
+    h->n_enrollments = elig_rd32(p + 28);
+    h->status = p[32];
+    h->flags = p[33];
 }
 
 /* Writes one enrollment; returns its size, ELIG_REC_ENR_HEAD + program_len. */

@@ -1,8 +1,8 @@
 /* rule.c — the eligibility rule of SPEC section 2, and nothing else.
  *
- * Costs: a kk query is one B-tree lookup; nik and kks are two (the id's
- * table, then the family). The family's enrollments are packed in its
- * household value, so the rule itself reads no further page. */
+ * Costs: every kind is one probe of the id index (usually one cache line)
+ * and one read of the family's household value; the enrollments are packed
+ * in that value, so the rule itself reads nothing further. */
 #include "internal.h"
 
 elig_query_error elig_query_parse(elig_query *q, const char *kind, size_t kind_n,
@@ -65,7 +65,6 @@ static void apply_enrollments(const elig_household *h, const elig_query *q, elig
 }
 
 int elig_check(elig_reader *r, const elig_query *q, elig_answer *a) {
-    uint64_t kk;
     int member_status;
     elig_household h;
 
@@ -74,17 +73,12 @@ int elig_check(elig_reader *r, const elig_query *q, elig_answer *a) {
     a->kk = a->region = 0;
     a->amount = 0;
 
-    int rc = elig_resolve_(r, q->kind, q->id, &kk, &member_status);
+    int rc = elig_find_(r, q->kind, q->id, &h, &member_status);
     if (rc <= 0)
         return rc;
-    rc = elig_household_load_(r, kk, &h);
-    if (rc < 0)
-        return rc;
-    if (rc == 0) /* a kk that names nothing; a member's missing family is damage */
-        return q->kind == ELIG_KIND_KK ? 0 : ELIG_ECORRUPT;
 
     a->found = true;
-    a->kk = kk;
+    a->kk = h.kk;
     a->region = h.region;
     if (q->kind == ELIG_KIND_NIK && member_status == ELIG_MEMBER_DECEASED)
         a->reason = ELIG_REASON_MEMBER_DECEASED;

@@ -3,9 +3,15 @@
  * A snapshot is one immutable LMDB file. It is mapped read-only with no lock
  * file (MDB_NOLOCK: nobody ever writes it, so readers need no slots) and no
  * read-ahead (MDB_NORDAHEAD: lookups are random; read-ahead would only evict
- * hot pages). Opening reads the metadata and nothing else, so start-up time
- * does not grow with the snapshot. */
+ * hot pages). Opening reads the metadata and the index header and nothing
+ * else, so start-up time does not grow with the snapshot.
+ *
+ * Queries do not search LMDB's B-trees: the id index (index.h) gives the
+ * file offset of the family's household value, read through LMDB's map.
+ * The pointers into the map stay valid as long as the environment is open:
+ * it is read-only and never remapped, and the file is immutable. */
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,15 +19,27 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "alloc.h"
+#include "content.h"
+#include "index.h"
 #include "internal.h"
+#include "private.h"
 #include "record.h"
+#include "sign.h"
+#include "trailer.h"
 
 struct elig_snap {
+    int fd;                   /* the file (or its private copy), held open */
+    bool private_copy;        /* fd is a sealed memfd (ELIG_SNAP_PRIVATE) */
+    elig_trailer trailer;
     MDB_env *env;
-    MDB_dbi meta_db, hh_db, nik_db, kks_db;
+    MDB_dbi meta_db, hh_db, nik_db, kks_db, idx_db;
     elig_meta meta;
+    const unsigned char *map; /* our own map of the file: the query path */
+    uint64_t maplen;          /* its length: the bytes LMDB uses, all inside the file */
+    elig_index ix;
 };
 
 struct elig_reader {
@@ -61,6 +79,18 @@ static bool parse_u64(const MDB_val *v, uint64_t *out) {
     return true;
 }
 
+bool elig_valid_snapshot_id(const char *s, size_t n) {
+    if (n < 1 || n > ELIG_WIRE_SNAPSHOT_ID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == ':' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
 /* One metadata key into its field; false if the value is malformed. Unknown
  * keys are ignored so a later schema may add some. */
 static bool meta_field(elig_meta *m, const MDB_val *k, const MDB_val *v) {
@@ -72,8 +102,8 @@ static bool meta_field(elig_meta *m, const MDB_val *k, const MDB_val *v) {
         m->schema_version = (uint32_t)n;
         return true;
     }
-    if (KEY_IS(ELIG_META_ID))
-        return copy_str(m->id, sizeof m->id, v);
+    if (KEY_IS(ELIG_META_ID)) /* served in every answer and logged: as strict as the builder */
+        return elig_valid_snapshot_id(v->mv_data, v->mv_size) && copy_str(m->id, sizeof m->id, v);
     if (KEY_IS(ELIG_META_CREATED))
         return copy_str(m->created, sizeof m->created, v);
     if (KEY_IS(ELIG_META_HOUSEHOLDS))
@@ -88,6 +118,17 @@ static bool meta_field(elig_meta *m, const MDB_val *k, const MDB_val *v) {
         return copy_str(m->sha256_members, sizeof m->sha256_members, v);
     if (KEY_IS(ELIG_META_SHA_ENROLLMENTS))
         return copy_str(m->sha256_enrollments, sizeof m->sha256_enrollments, v);
+    if (KEY_IS(ELIG_META_EXTRACT_OF))
+        return elig_valid_snapshot_id(v->mv_data, v->mv_size) && copy_str(m->extract_of, sizeof m->extract_of, v);
+    if (KEY_IS(ELIG_META_EXTRACT_REGIONS)) {
+        for (size_t i = 0; i < v->mv_size; i++)
+            if (!(((const char *)v->mv_data)[i] >= '0' && ((const char *)v->mv_data)[i] <= '9') &&
+                ((const char *)v->mv_data)[i] != ',')
+                return false;
+        return copy_str(m->extract_regions, sizeof m->extract_regions, v);
+    }
+    if (KEY_IS(ELIG_META_CONTENT))
+        return v->mv_size == 64 && copy_str(m->content_sha256, sizeof m->content_sha256, v);
 #undef KEY_IS
     return true;
 }
@@ -109,19 +150,26 @@ static int read_meta(elig_snap *s, MDB_txn *txn, const char *path, char *err, si
     mdb_cursor_close(cur);
     if (rc != MDB_NOTFOUND)
         return fail(err, errlen, ELIG_EIO, "%s: cannot read metadata: %s", path, mdb_strerror(rc));
+    if (s->meta.schema_version == 1)
+        return fail(err, errlen, ELIG_ESCHEMA,
+                    "%s: snapshot schema version 1 is no longer read (this build reads %d): rebuild it from "
+                    "the same CSV files with this version's elig-snapshot build",
+                    path, ELIG_SCHEMA_VERSION);
     if (s->meta.schema_version != ELIG_SCHEMA_VERSION)
         return fail(err, errlen, ELIG_ESCHEMA, "%s: unknown snapshot schema version %u (this build reads %d)",
                     path, s->meta.schema_version, ELIG_SCHEMA_VERSION);
-    if (s->meta.id[0] == '\0' || s->meta.created[0] == '\0')
-        return fail(err, errlen, ELIG_ECORRUPT, "%s: metadata lacks the snapshot id or creation time", path);
+    if (s->meta.id[0] == '\0' || s->meta.created[0] == '\0' || s->meta.content_sha256[0] == '\0')
+        return fail(err, errlen, ELIG_ECORRUPT,
+                    "%s: metadata lacks the snapshot id, creation time or content hash", path);
     return 0;
 }
 
 /* The row counts in the metadata must match the tables: a cheap check (one
  * B-tree header read each) that catches a truncated or mixed-up file. */
 static int check_counts(elig_snap *s, MDB_txn *txn, const char *path, char *err, size_t errlen) {
-    MDB_stat hh, nik;
-    if (mdb_stat(txn, s->hh_db, &hh) != 0 || mdb_stat(txn, s->nik_db, &nik) != 0)
+    MDB_stat hh, nik, kks;
+    if (mdb_stat(txn, s->hh_db, &hh) != 0 || mdb_stat(txn, s->nik_db, &nik) != 0 ||
+        mdb_stat(txn, s->kks_db, &kks) != 0)
         return fail(err, errlen, ELIG_EIO, "%s: cannot read table statistics", path);
     if (hh.ms_entries != s->meta.households || nik.ms_entries != s->meta.members)
         return fail(err, errlen, ELIG_ECORRUPT,
@@ -129,7 +177,31 @@ static int check_counts(elig_snap *s, MDB_txn *txn, const char *path, char *err,
                     "(%zu, %zu)",
                     path, (unsigned long long)s->meta.households, (unsigned long long)s->meta.members,
                     hh.ms_entries, nik.ms_entries);
+    const uint64_t *k = s->ix.per_kind;
+    if (k[ELIG_KIND_KK] != hh.ms_entries || k[ELIG_KIND_NIK] != nik.ms_entries ||
+        k[ELIG_KIND_KKS] != kks.ms_entries)
+        return fail(err, errlen, ELIG_ECORRUPT, "%s: the id index does not hold the ids of the tables", path);
     return 0;
+}
+
+/* The id index, in a map of our own: LMDB does not say where its map is,
+ * and the query path does not go through LMDB. Every chunk must lie inside
+ * the pages LMDB uses (check_size has made sure the file holds them). */
+static int load_index(elig_snap *s, MDB_txn *txn, const char *path, char *err, size_t errlen) {
+    MDB_envinfo info;
+    MDB_stat ms;
+    if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &ms) != 0)
+        return fail(err, errlen, ELIG_EIO, "%s: cannot read the LMDB header", path);
+    s->maplen = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+    void *p = mmap(NULL, s->maplen, PROT_READ, MAP_SHARED, s->fd, 0);
+    if (p == MAP_FAILED)
+        return fail(err, errlen, -errno, "%s: cannot map: %s", path, strerror(errno));
+    s->map = p;
+    if (s->private_copy) /* shared memory: huge pages only if asked for */
+        madvise(p, s->maplen, MADV_HUGEPAGE);
+    char why[128];
+    int rc = elig_index_load_(&s->ix, txn, s->idx_db, s->map, s->maplen, why, sizeof why);
+    return rc == 0 ? 0 : fail(err, errlen, rc, "%s: %s", path, why);
 }
 
 static int open_dbis(elig_snap *s, MDB_txn *txn, const char *path, char *err, size_t errlen) {
@@ -142,45 +214,122 @@ static int open_dbis(elig_snap *s, MDB_txn *txn, const char *path, char *err, si
     return 0;
 }
 
+/* Schema 2's index table, opened once the schema version is known to be 2
+ * (a schema 1 file has none and gets the schema message instead). */
+static int open_index_dbi(elig_snap *s, MDB_txn *txn, const char *path, char *err, size_t errlen) {
+    int rc = mdb_dbi_open(txn, ELIG_DB_IDX, MDB_INTEGERKEY, &s->idx_db);
+    if (rc != 0)
+        return fail(err, errlen, ELIG_ECORRUPT, "%s: the id index is missing (%s)", path, mdb_strerror(rc));
+    return 0;
+}
+
 /* LMDB reads its meta pages with pread but everything else through the map:
  * a page past the end of a truncated file would be a SIGBUS at the first
- * lookup. The meta page says how many pages there are; the file must hold
- * them all. */
-static int check_size(MDB_env *env, const struct stat *st, const char *path, char *err, size_t errlen) {
+ * lookup. The meta page says how many pages there are; the bytes before
+ * the trailer must hold them all. */
+static int check_size(MDB_env *env, uint64_t have, const char *path, char *err, size_t errlen) {
     MDB_envinfo info;
     MDB_stat ms;
     if (mdb_env_info(env, &info) != 0 || mdb_env_stat(env, &ms) != 0)
         return fail(err, errlen, ELIG_EIO, "%s: cannot read the LMDB header", path);
     uint64_t need = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
-    if ((uint64_t)st->st_size < need)
+    if (have < need)
         return fail(err, errlen, ELIG_ECORRUPT, "%s: truncated: %llu bytes, the snapshot needs %llu", path,
-                    (unsigned long long)st->st_size, (unsigned long long)need);
+                    (unsigned long long)have, (unsigned long long)need);
     return 0;
 }
 
-int elig_snap_open(const char *path, elig_snap **out, char *err, size_t errlen) {
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return fail(err, errlen, errno == ENOENT ? ELIG_ENOENT : ELIG_EIO, "%s: %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return fail(err, errlen, ELIG_EINVAL, "%s: not a regular file", path);
-    if (st.st_size == 0)
-        return fail(err, errlen, ELIG_ECORRUPT, "%s: empty file, not a snapshot", path);
+/* A full check of the file before LMDB reads any page of it: SHA-256 of
+ * every byte the trailer covers. */
+static int check_sum(int fd, const elig_trailer *t, const char *path, char *err, size_t errlen) {
+    unsigned char sha[32];
+    int rc = elig_sha256_fd(fd, t->covered, sha);
+    if (rc != 0)
+        return fail(err, errlen, rc, "%s: cannot read: %s", path, elig_strerror(rc));
+    if (memcmp(sha, t->sha, 32) != 0)
+        return fail(err, errlen, ELIG_ECHECKSUM,
+                    "%s: checksum mismatch: the file is damaged (SHA-256 of its %llu bytes differs from its "
+                    "trailer's)",
+                    path, (unsigned long long)t->covered);
+    return 0;
+}
 
-    elig_snap *s = elig_calloc(1, sizeof *s);
-    if (!s)
-        return fail(err, errlen, ELIG_ENOMEM, "%s: out of memory", path);
+/* LMDB opens the file we hold open, through /proc, so that it reads the
+ * very file we checked even if the path is renamed over meanwhile. */
+static int open_lmdb(elig_snap *s, const char *path) {
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", s->fd);
     int rc = mdb_env_create(&s->env);
     if (rc == 0)
         rc = mdb_env_set_maxdbs(s->env, ELIG_DB_MAX);
     if (rc == 0)
-        rc = mdb_env_open(s->env, path, MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK | MDB_NORDAHEAD | MDB_NOTLS,
-                          0444);
-    if (rc != 0) {
-        rc = fail(err, errlen, ELIG_ECORRUPT, "%s: cannot open as LMDB: %s", path, mdb_strerror(rc));
+        rc = mdb_env_open(s->env, access(proc, R_OK) == 0 ? proc : path,
+                          MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK | MDB_NORDAHEAD | MDB_NOTLS, 0444);
+    return rc;
+}
+
+int elig_snap_open(const char *path, elig_snap **out, char *err, size_t errlen) {
+    return elig_snap_open_ex(path, 0, out, err, errlen);
+}
+
+static int open_impl(const char *path, unsigned flags, const unsigned char *pub, elig_snap **out, char *err,
+                     size_t errlen);
+
+int elig_snap_open_ex(const char *path, unsigned flags, elig_snap **out, char *err, size_t errlen) {
+    return open_impl(path, flags, NULL, out, err, errlen);
+}
+
+int elig_snap_open_signed(const char *path, unsigned flags, const char *pubkey_pem, size_t pem_len, elig_snap **out,
+                          char *err, size_t errlen) {
+    unsigned char pub[32];
+    char why[128];
+    if (!pubkey_pem || elig_pubkey_from_pem_(pubkey_pem, pem_len, pub, why, sizeof why) != 0)
+        return fail(err, errlen, ELIG_ESIGNATURE, "%s: public key: %s", path, pubkey_pem ? why : "none given");
+    /* the signature is over the trailer: it means something only if every
+     * byte matches the trailer, so the file is always checked in full */
+    return open_impl(path, flags | ELIG_SNAP_VERIFY, pub, out, err, errlen);
+}
+
+static int open_impl(const char *path, unsigned flags, const unsigned char *pub, elig_snap **out, char *err,
+                     size_t errlen) {
+    if (flags & ~(unsigned)(ELIG_SNAP_VERIFY | ELIG_SNAP_PRIVATE))
+        return fail(err, errlen, ELIG_EINVAL, "%s: unknown open flags 0x%x", path, flags);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return fail(err, errlen, errno == ENOENT ? ELIG_ENOENT : -errno, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
+        int rc = !S_ISREG(st.st_mode) ? fail(err, errlen, ELIG_EINVAL, "%s: not a regular file", path)
+                                      : fail(err, errlen, ELIG_ECORRUPT, "%s: empty file, not a snapshot", path);
+        close(fd);
+        return rc;
+    }
+    elig_snap *s = elig_calloc(1, sizeof *s);
+    if (!s) {
+        close(fd);
+        return fail(err, errlen, ELIG_ENOMEM, "%s: out of memory", path);
+    }
+    s->fd = fd;
+    /* The trailer is always looked at (cheap: the file's last bytes), so a
+     * truncated or extended file is refused. Without it the file is still
+     * opened far enough to read its schema version: a schema 1 file gets
+     * the message that says what to do. */
+    char why[256];
+    int trc = elig_trailer_read(fd, &s->trailer, why, sizeof why), rc = 0;
+    if (trc == 0 && (flags & ELIG_SNAP_PRIVATE)) {
+        rc = elig_private_copy_(&s->fd, &s->trailer, (flags & ELIG_SNAP_VERIFY) != 0, path, err, errlen);
+        s->private_copy = rc == 0;
+    }
+    else if (trc == 0 && (flags & ELIG_SNAP_VERIFY))
+        rc = check_sum(fd, &s->trailer, path, err, errlen);
+    if (rc != 0)
+        goto bad;
+    if ((rc = open_lmdb(s, path)) != 0) {
+        rc = trc ? fail(err, errlen, trc, "%s: %s", path, why)
+                 : fail(err, errlen, ELIG_ECORRUPT, "%s: cannot open as LMDB: %s", path, mdb_strerror(rc));
         goto bad;
     }
-    if ((rc = check_size(s->env, &st, path, err, errlen)) != 0)
+    if ((rc = check_size(s->env, trc ? (uint64_t)st.st_size : s->trailer.covered, path, err, errlen)) != 0)
         goto bad;
     MDB_txn *txn;
     if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0) {
@@ -188,6 +337,10 @@ int elig_snap_open(const char *path, elig_snap **out, char *err, size_t errlen) 
         goto bad;
     }
     if ((rc = open_dbis(s, txn, path, err, errlen)) != 0 || (rc = read_meta(s, txn, path, err, errlen)) != 0 ||
+        (trc != 0 && (rc = fail(err, errlen, trc, "%s: %s", path, why)) != 0) ||
+        (pub && elig_sig_check_(&s->trailer, s->meta.content_sha256, s->meta.id, pub, why, sizeof why) != 0 &&
+         (rc = fail(err, errlen, ELIG_ESIGNATURE, "%s: %s", path, why)) != 0) ||
+        (rc = open_index_dbi(s, txn, path, err, errlen)) != 0 || (rc = load_index(s, txn, path, err, errlen)) != 0 ||
         (rc = check_counts(s, txn, path, err, errlen)) != 0) {
         mdb_txn_abort(txn);
         goto bad;
@@ -200,30 +353,31 @@ int elig_snap_open(const char *path, elig_snap **out, char *err, size_t errlen) 
     *out = s;
     return 0;
 bad:
-    mdb_env_close(s->env); /* safe on a NULL env: mdb_env_close checks */
-    elig_free(s);
+    elig_snap_close(s);
     return rc;
 }
 
 void elig_snap_close(elig_snap *snap) {
     if (!snap)
         return;
-    mdb_env_close(snap->env);
+    mdb_env_close(snap->env); /* safe on a NULL env: mdb_env_close checks */
+    if (snap->fd >= 0)
+        close(snap->fd);
+    if (snap->map)
+        munmap((void *)snap->map, snap->maplen);
+    elig_free(snap->ix.chunk);
     elig_free(snap);
 }
 
 const elig_meta *elig_snap_meta(const elig_snap *snap) { return &snap->meta; }
 
+/* Warms the map the queries read (ours; LMDB's is only for metadata and
+ * ordered walks). */
 void elig_snap_warm(const elig_snap *snap) {
-    MDB_envinfo info;
-    MDB_stat st;
-    if (mdb_env_info(snap->env, &info) != 0 || mdb_env_stat(snap->env, &st) != 0 || !info.me_mapaddr)
-        return;
-    size_t len = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
-    const volatile unsigned char *p = info.me_mapaddr;
-    madvise(info.me_mapaddr, len, MADV_WILLNEED);
+    const volatile unsigned char *p = snap->map;
+    madvise((void *)snap->map, snap->maplen, MADV_WILLNEED);
     unsigned sum = 0;
-    for (size_t off = 0; off < len; off += st.ms_psize)
+    for (size_t off = 0; off < snap->maplen; off += 4096)
         sum += p[off];
     (void)sum;
 }
@@ -250,73 +404,54 @@ void elig_reader_close(elig_reader *r) {
 
 elig_snap *elig_reader_snap(const elig_reader *r) { return r->snap; }
 
-/* One integer-key lookup: 1 found, 0 absent, ELIG_EIO. */
-static int get_u64(const elig_reader *r, MDB_dbi dbi, uint64_t key, MDB_val *val) {
-    MDB_val k = {sizeof key, &key};
-    int rc = mdb_get(r->txn, dbi, &k, val);
-    return rc == 0 ? 1 : rc == MDB_NOTFOUND ? 0 : ELIG_EIO;
+/* Ids are 16 digits, below 2^54: anything larger names nothing (and must
+ * not reach the index, whose keys keep the kind above bit 54). */
+#define ID_LIMIT (UINT64_C(1) << ELIG_IDX_KIND_SHIFT)
+
+void elig_prefetch(const elig_reader *r, elig_kind kind, uint64_t id) {
+    const elig_index *ix = &r->snap->ix;
+    if ((unsigned)kind >= ELIG_KIND_COUNT || id >= ID_LIMIT)
+        return;
+    __builtin_prefetch(elig_idx_bucket(ix, elig_idx_home(elig_idx_key(kind, id), ix->seed, ix->nbuckets)));
 }
 
-int elig_resolve_(elig_reader *r, elig_kind kind, uint64_t id, uint64_t *kk, int *member_status) {
-    MDB_val v;
-    int rc;
-    *member_status = ELIG_MEMBER_ALIVE;
-    switch (kind) {
-    case ELIG_KIND_KK:
-        *kk = id;
-        return 1;
-    case ELIG_KIND_NIK:
-        if ((rc = get_u64(r, r->snap->nik_db, id, &v)) != 1)
-            return rc;
-        if (v.mv_size != ELIG_REC_MEMBER)
-            return ELIG_ECORRUPT;
-        *kk = elig_rd64(v.mv_data);
-        *member_status = ((const unsigned char *)v.mv_data)[8];
-        return 1;
-    case ELIG_KIND_KKS:
-        if ((rc = get_u64(r, r->snap->kks_db, id, &v)) != 1)
-            return rc;
-        if (v.mv_size != 8)
-            return ELIG_ECORRUPT;
-        *kk = elig_rd64(v.mv_data);
-        return 1;
-    default:
+/* The index gives a file offset and a length; the value there must lie
+ * inside the map, be a well-formed household record, and belong to the id
+ * asked for (its kk, or its card). Anything else is damage. */
+int elig_find_(elig_reader *r, elig_kind kind, uint64_t id, elig_household *h, int *member_status) {
+    const elig_snap *s = r->snap;
+    uint64_t t;
+    if ((unsigned)kind >= ELIG_KIND_COUNT)
         return ELIG_EINVAL;
-    }
-}
-
-int elig_household_load_(elig_reader *r, uint64_t kk, elig_household *h) {
-    MDB_val v;
-    int rc = get_u64(r, r->snap->hh_db, kk, &v);
-    if (rc != 1)
-        return rc;
-    const unsigned char *p = v.mv_data;
-    if (elig_rec_hh_check(p, v.mv_size) != 0)
+    if (id >= ID_LIMIT || !elig_idx_find(&s->ix, elig_idx_key(kind, id), &t))
+        return 0;
+    uint64_t off = t & ELIG_IDX_OFF_MAX, len = (t >> ELIG_IDX_OFF_BITS) & ELIG_IDX_LEN_MAX;
+    if (off > s->maplen || len > s->maplen - off)
+        return ELIG_ECORRUPT;
+    const unsigned char *p = s->map + off;
+    if (elig_rec_hh_check(p, len) != 0)
         return ELIG_ECORRUPT;
     elig_rec_hh rec;
     elig_rec_hh_get(p, &rec);
-    h->kk = kk;
+    bool has_kks = (rec.flags & ELIG_REC_HAS_KKS) != 0;
+    if ((kind == ELIG_KIND_KK && rec.kk != id) || (kind == ELIG_KIND_KKS && (!has_kks || rec.kks != id)))
+        return ELIG_ECORRUPT;
+    *member_status = kind == ELIG_KIND_NIK && (t & ELIG_IDX_DECEASED) ? ELIG_MEMBER_DECEASED : ELIG_MEMBER_ALIVE;
+    h->kk = rec.kk;
     h->region = rec.region;
     h->status = (elig_hh_status)rec.status;
-    h->has_kks = (rec.flags & ELIG_REC_HAS_KKS) != 0;
+    h->has_kks = has_kks;
     h->kks = rec.kks;
     h->members = rec.members;
     h->n_enrollments = rec.n_enrollments;
     h->enr_ = p + ELIG_REC_HH_HEAD;
-    h->enr_len_ = v.mv_size - ELIG_REC_HH_HEAD;
+    h->enr_len_ = len - ELIG_REC_HH_HEAD;
     return 1;
 }
 
 int elig_household_get(elig_reader *r, elig_kind kind, uint64_t id, elig_household *h) {
-    uint64_t kk;
     int member_status;
-    int rc = elig_resolve_(r, kind, id, &kk, &member_status);
-    if (rc != 1)
-        return rc;
-    rc = elig_household_load_(r, kk, h);
-    /* A member or card whose family is missing means a damaged snapshot:
-     * the builder never writes one. */
-    return rc == 0 && kind != ELIG_KIND_KK ? ELIG_ECORRUPT : rc;
+    return elig_find_(r, kind, id, h, &member_status);
 }
 
 bool elig_household_next(const elig_household *h, size_t *pos, elig_enrollment *e) {
@@ -324,4 +459,16 @@ bool elig_household_next(const elig_household *h, size_t *pos, elig_enrollment *
         return false;
     *pos += elig_rec_enr_get(h->enr_ + *pos, e);
     return true;
+}
+
+int elig_snap_content_sha256(const elig_snap *snap, char out[65]) {
+    MDB_txn *txn;
+    unsigned char d[32];
+    if (mdb_txn_begin(snap->env, NULL, MDB_RDONLY, &txn) != 0)
+        return ELIG_EIO;
+    int rc = elig_content_sha256_(txn, snap->hh_db, snap->nik_db, d, NULL, 0);
+    mdb_txn_abort(txn);
+    if (rc == 0)
+        elig_hex32_(d, out);
+    return rc;
 }

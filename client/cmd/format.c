@@ -331,6 +331,23 @@ void out_info_human(outbuf *o, const eligc_info *i) {
     kv_u64(o, "connections", i->connections);
     kv_u64(o, "requests", i->requests);
     kv_str(o, "reload_error", i->reload_failed ? i->reload_error : "none");
+    /* SPEC 9 keys: shown only when the server sent them. */
+    if (i->health[0])
+        kv_str(o, "health", i->health);
+    if (i->content_sha256[0])
+        kv_str(o, "content_sha256", i->content_sha256);
+    if (i->has_generation)
+        kv_u64(o, "generation", i->generation);
+    if (i->has_read_errors)
+        kv_u64(o, "read_errors", i->read_errors);
+    if (i->has_programs) {
+        out_str(o, "programs:");
+        for (size_t n = 0; n < i->n_programs; n++) {
+            out_str(o, n ? ", " : " ");
+            out_str(o, i->programs[n]);
+        }
+        out_str(o, i->programs_truncated ? ", ...\n" : "\n");
+    }
 }
 
 void out_info_json(outbuf *o, const eligc_info *i) {
@@ -351,5 +368,31 @@ void out_info_json(outbuf *o, const eligc_info *i) {
     }
     out_str(o, ",\"reload_error\":");
     out_json_str(o, i->reload_failed ? i->reload_error : NULL);
+    /* SPEC 9 keys: null when the server did not send them. */
+    out_str(o, ",\"health\":");
+    out_json_str(o, or_null(i->health));
+    out_str(o, ",\"content_sha256\":");
+    out_json_str(o, or_null(i->content_sha256));
+    out_str(o, ",\"generation\":");
+    if (i->has_generation)
+        out_u64(o, i->generation);
+    else
+        out_str(o, "null");
+    out_str(o, ",\"read_errors\":");
+    if (i->has_read_errors)
+        out_u64(o, i->read_errors);
+    else
+        out_str(o, "null");
+    out_str(o, ",\"programs\":");
+    if (!i->has_programs) {
+        out_str(o, "null");
+    } else {
+        out_str(o, "[");
+        for (size_t n = 0; n < i->n_programs; n++) {
+            out_str(o, n ? "," : "");
+            out_json_str(o, i->programs[n]);
+        }
+        out_str(o, "]");
+    }
     out_str(o, "}");
 }

@@ -1,5 +1,6 @@
 /* main.c — the `elig` command: parses the command line, opens a client
- * handle and runs one command (check, batch, household, info, ping).
+ * handle and runs one command (check, batch, household, info, ping,
+ * reload).
  * Exit status: 0 answered, 1 failure, 2 bad usage, 3 not eligible (check
  * with --exit-status). */
 #include <getopt.h>
@@ -12,6 +13,7 @@
 #define STR(x) STR_(x)
 
 #define DEFAULT_TIMEOUT_S 5.0
+#define RELOAD_TIMEOUT_S 300.0 /* reload's default: opening (and verifying) a big snapshot */
 #define DEFAULT_PIPELINE 64
 #define DEFAULT_BATCH_SIZE 256
 #define MAX_IN_FLIGHT 4000000 /* rows held for a batch's pipeline */
@@ -29,6 +31,7 @@ typedef struct {
     char **owned; /* "unix:PATH" strings made for --unix */
     size_t n_owned;
     double timeout_s;
+    bool timeout_set;
     bool json, exit_status, quiet;
     size_t pipeline, batch_size;
     batch_opts batch; /* the batch-only options */
@@ -51,6 +54,10 @@ static void usage(FILE *f) {
         "  household KIND ID  the family of an id, with its enrollments\n"
         "  info               the server's version, snapshot and counters\n"
         "  ping               is the server answering?\n"
+        "  reload             make the server reload its snapshot now and wait for\n"
+        "                     it: exit 0 with the snapshot serving, 1 with the reason\n"
+        "                     it failed (the old one keeps serving); allowed on the\n"
+        "                     Unix socket (--unix) or to a channel granted reload\n"
         "\n"
         "Options:\n"
         "  --server HOST:PORT   server to ask; repeat it or give a comma list for\n"
@@ -58,9 +65,9 @@ static void usage(FILE *f) {
         "                       (default " ELIG_WIRE_DEFAULT_HOST ":" STR(ELIG_WIRE_DEFAULT_PORT) ")\n"
         "  --unix PATH          a server's Unix socket (a server in the same list)\n"
         "  --timeout SECONDS    connect timeout and longest wait for an answer\n"
-        "                       (default %g)\n"
-        "  --json               JSON output (check, household, info, ping); errors\n"
-        "                       on stderr as JSON objects (batch too)\n"
+        "                       (default %g), for reload (default %g)\n"
+        "  --json               JSON output (check, household, info, ping, reload);\n"
+        "                       errors on stderr as JSON objects (batch too)\n"
         "  --exit-status        check: exit 0 when eligible, 3 when not\n"
         "  --pipeline N         batch: requests in flight (default %d)\n"
         "  --batch-size N       batch: queries per request, 1 for one check each\n"
@@ -88,8 +95,9 @@ static void usage(FILE *f) {
         "  --version            the version\n"
         "\n"
         "Exit status: 0 answered, 1 failure (batch: any row not answered, or not\n"
-        "from --snapshot-id), 2 bad usage, 3 not eligible (check with --exit-status).\n",
-        DEFAULT_TIMEOUT_S, DEFAULT_PIPELINE, DEFAULT_BATCH_SIZE, DEFAULT_RETRIES,
+        "from --snapshot-id; reload: it failed), 2 bad usage, 3 not eligible (check\n"
+        "with --exit-status).\n",
+        DEFAULT_TIMEOUT_S, RELOAD_TIMEOUT_S, DEFAULT_PIPELINE, DEFAULT_BATCH_SIZE, DEFAULT_RETRIES,
         DEFAULT_RETRY_MAX_WAIT_S, DEFAULT_SNAPSHOT_WAIT_S);
 }
 
@@ -251,6 +259,7 @@ static int parse_options(int argc, char **argv, cli *o) {
             break;
         case OPT_TIMEOUT:
             o->timeout_s = strtod(optarg, &end);
+            o->timeout_set = true;
             if (end == optarg || *end || !(o->timeout_s > 0 && o->timeout_s <= 86400))
                 return usage_error("--timeout: '%s' is not a number of seconds in (0, 86400]",
                                    optarg), -2;
@@ -391,6 +400,30 @@ static int cmd_info(const cli *o, eligc_conn *c) {
     return finish(&out, EXIT_OK);
 }
 
+static int cmd_reload(const cli *o, eligc_conn *c) {
+    eligc_reload_result r;
+    if (eligc_reload(c, &r))
+        return call_failed("reload", c);
+    outbuf out;
+    out_init(&out, stdout);
+    if (o->json) {
+        out_str(&out, "{\"snapshot\":");
+        out_json_str(&out, r.snapshot);
+        out_str(&out, ",\"content_sha256\":");
+        out_json_str(&out, r.content_sha256[0] ? r.content_sha256 : NULL);
+        out_str(&out, "}\n");
+    } else {
+        out_str(&out, "reloaded: snapshot ");
+        out_str(&out, r.snapshot);
+        if (r.content_sha256[0]) {
+            out_str(&out, " content_sha256 ");
+            out_str(&out, r.content_sha256);
+        }
+        out_str(&out, "\n");
+    }
+    return finish(&out, EXIT_OK);
+}
+
 static int cmd_ping(const cli *o, eligc_conn *c) {
     if (eligc_ping(c))
         return call_failed("ping", c);
@@ -407,6 +440,7 @@ static int check_usage(const char *cmd, int nargs, char **args, eligc_query *q, 
         {"household", 2, 2, "household KIND ID"},
         {"info", 0, 0, "info"},
         {"ping", 0, 0, "ping"},
+        {"reload", 0, 0, "reload"},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(cmd, cmds[i].name) != 0)
@@ -450,6 +484,8 @@ int main(int argc, char **argv) {
     elig_kind k = ELIG_KIND_NIK;
     int status = check_usage(cmd, nargs, args, &q, &k);
     eligc_conn *c = NULL;
+    if (strcmp(cmd, "reload") == 0 && !o.timeout_set)
+        o.timeout_s = RELOAD_TIMEOUT_S;
     if (status == EXIT_OK)
         status = open_conn(&o, &c, strcmp(cmd, "batch") == 0);
     if (status == EXIT_OK) {
@@ -467,6 +503,8 @@ int main(int argc, char **argv) {
             status = cmd_household(&o, c, k, args[1]);
         } else if (strcmp(cmd, "info") == 0) {
             status = cmd_info(&o, c);
+        } else if (strcmp(cmd, "reload") == 0) {
+            status = cmd_reload(&o, c);
         } else {
             status = cmd_ping(&o, c);
         }

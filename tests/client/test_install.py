@@ -1,4 +1,5 @@
-"""libeligclient as installed: `cmake --install --component eligclient` into
+"""libeligclient as installed: `cmake --install` of the components
+libeligclient0, libeligclient-dev and elig-tools (the Debian packages) into
 a temporary prefix, check what lands there (shared library with its SONAME,
 static library, headers, pkg-config file, CMake package config, elig), then
 build consumer/consumer.c against the installed copy twice, through
@@ -34,7 +35,8 @@ class InstallTest(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = lt.tmpdir()
         cls.prefix = os.path.join(cls.tmp.name, "prefix")
-        run(["cmake", "--install", BUILD, "--prefix", cls.prefix, "--component", "eligclient"])
+        for comp in ("libeligclient0", "libeligclient-dev", "elig-tools"):
+            run(["cmake", "--install", BUILD, "--prefix", cls.prefix, "--component", comp])
         cls.libdir = os.path.join(cls.prefix, LIBDIR)
         cls.d = lt.Daemon(lt.build_snapshot(cls.tmp.name), cls.tmp.name)
 
@@ -56,7 +58,7 @@ class InstallTest(unittest.TestCase):
                   LIBDIR + "/cmake/eligclient/eligclientConfig.cmake",
                   LIBDIR + "/cmake/eligclient/eligclientConfigVersion.cmake",
                   LIBDIR + "/cmake/eligclient/eligclientTargets.cmake",
-                  "share/doc/eligd/PROTOCOL.md", "share/doc/eligd/CLIENT.md"):
+                  "share/doc/libeligclient-dev/PROTOCOL.md", "share/doc/libeligclient-dev/CLIENT.md"):
             self.assertTrue(os.path.exists(os.path.join(p, f)), f)
         # libeligclient.so -> .so.N (the SONAME) -> .so.N.M.P
         self.assertTrue(os.path.islink(os.path.join(self.libdir, "libeligclient.so")))

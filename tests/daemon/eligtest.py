@@ -35,6 +35,7 @@ import msgpack
 
 ELIGD = os.environ.get("ELIGD", "")
 ELIG_SNAPSHOT = os.environ.get("ELIG_SNAPSHOT", "")
+ELIG = os.environ.get("ELIG", "")  # the client command, for tests of `elig reload`
 
 # Wire constants, written from SPEC section 3 (not read from the C header,
 # so that a drift in the header is caught here).
@@ -45,7 +46,12 @@ HOUSEHOLD_KEYS = {"kk", "region", "status", "kks", "members", "enrollments"}
 ENROLLMENT_KEYS = {"program", "start", "end", "amount", "status"}
 INFO_KEYS = {"version", "snapshot", "created", "households", "members",
              "enrollments", "uptime_s", "connections", "requests",
-             "reload_error", "audit_error", "audit"}
+             "reload_error",
+             # SPEC 9
+             "health", "content_sha256", "generation", "read_errors", "programs",
+             # SPEC 7 (docs/AUDIT.md)
+             "audit_error", "audit"}
+HEALTH_STATES = {"ok", "degraded", "draining", "starting"}
 REASONS = {"eligible", "not_found", "member_deceased", "household_suspended",
            "household_graduated", "household_terminated", "not_enrolled",
            "outside_period", "enrollment_suspended"}
@@ -291,14 +297,15 @@ def build_snapshot(workdir, snap_id, out=None, variant="A", households=None,
 def copy_with_schema(src, dst, version=b"7"):
     """Copies the snapshot src to dst with its schema version rewritten to
     `version` (one ASCII digit), for the unknown-schema tests. Relies on
-    lib/record.h: meta key "schema_version" holds the version as a str,
-    and LMDB stores a leaf node's value right after its key."""
+    lib/record.h: meta key "schema_version" holds the version as a str
+    (one digit), and LMDB stores a leaf node's value right after its key."""
     with open(src, "rb") as f:
         data = f.read()
-    pat = b"schema_version1"
-    assert data.count(pat) == 1, "cannot find the schema version in %s (layout changed?)" % src
+    at = [m.start(1) for m in re.finditer(rb"schema_version([0-9])(?![0-9])", data)]
+    assert len(at) == 1, "cannot find the schema version in %s (layout changed?)" % src
+    i = at[0]
     with open(dst, "wb") as f:
-        f.write(data.replace(pat, b"schema_version" + version))
+        f.write(data[:i] + version + data[i + 1:])
     return dst
 
 
@@ -349,7 +356,7 @@ class Daemon:
     """One eligd process. Use as a context manager: it is killed on exit."""
 
     def __init__(self, snapshot, *args, workdir, listen=True, unix=None,
-                 log_level="info", name="eligd", preexec=None):
+                 log_level="info", name="eligd", preexec=None, env=None, metrics=False):
         need_binaries()
         self.preexec = preexec  # run in the child before exec (rlimits, umask)
         self.snapshot = snapshot
@@ -364,7 +371,10 @@ class Daemon:
             self.argv += ["--unix", unix]
         if log_level:
             self.argv += ["--log-level", log_level]
+        if metrics:
+            self.argv += ["--metrics-listen", "127.0.0.1:0"]
         self.argv += list(args)
+        self.env = env
         self.listen = listen
         self.proc = None
         self.port = None
@@ -378,13 +388,22 @@ class Daemon:
         return False
 
     def start(self, timeout=15.0):
+        self.spawn()
+        return self.wait_ready(timeout)
+
+    def spawn(self):
+        """Starts the process without waiting for it to be ready."""
         if os.path.exists(self.ready_file):
             os.unlink(self.ready_file)
         self._log = open(self.log_path, "wb")
+        env = None if self.env is None else dict(os.environ, **self.env)
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
                                      stdout=self._log, stderr=self._log,
-                                     preexec_fn=self._preexec)
+                                     preexec_fn=self._preexec, env=env)
         _LIVE.add(self)
+        return self
+
+    def wait_ready(self, timeout=15.0):
         deadline = time.monotonic() + timeout
         while True:
             if self.listen:
@@ -486,6 +505,20 @@ class Daemon:
     def info(self):
         with self.conn() as c:
             return c.ok("info", [])
+
+    def metrics_url(self, timeout=10.0):
+        """http://127.0.0.1:PORT of --metrics-listen 127.0.0.1:0, from the
+        line eligd logs once it listens."""
+        pat = re.compile(r"metrics: serving http://127\.0\.0\.1:(\d+)/metrics")
+        def find():
+            m = pat.search(self.log(tail=1 << 20))
+            return m and "http://127.0.0.1:%s" % m.group(1)
+        return wait_until(find, timeout, "eligd logs its metrics address")
+
+    def http(self, path, method="GET"):
+        """(status, content type, body as str) of an HTTP request to the
+        metrics listener."""
+        return http_request(self.metrics_url() + path, method)
 
 
 def proc_status_kb(pid, field):
@@ -667,6 +700,39 @@ def check_error(err, res, code, what=""):
 # ---------------------------------------------------------------------------
 # Small utilities
 # ---------------------------------------------------------------------------
+
+def http_request(url, method="GET", timeout=5.0):
+    """(status, content type, body) of one HTTP request; errors too."""
+    import urllib.error
+    import urllib.request
+    r = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(r, timeout=timeout) as resp:
+            return resp.status, resp.headers.get("Content-Type", ""), resp.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Content-Type", ""), e.read().decode()
+
+
+def scrape(url):
+    """GET url/metrics parsed by prometheus_client's own parser (not ours):
+    {(sample name, frozenset of labels): value}, and the families by name."""
+    from prometheus_client.parser import text_string_to_metric_families
+    status, ctype, body = http_request(url + "/metrics")
+    assert status == 200, "/metrics: HTTP %d, want 200: %s" % (status, body[:300])
+    assert ctype.startswith("text/plain"), "/metrics: Content-Type %r, want text/plain" % ctype
+    samples, families = {}, {}
+    for fam in text_string_to_metric_families(body):
+        families[fam.name] = fam
+        for smp in fam.samples:
+            samples[(smp.name, frozenset(smp.labels.items()))] = smp.value
+    return samples, families
+
+
+def sample(samples, name, **labels):
+    key = (name, frozenset(labels.items()))
+    assert key in samples, "/metrics has no %s%r" % (name, labels)
+    return samples[key]
+
 
 def wait_until(pred, timeout, what, interval=0.05):
     deadline = time.monotonic() + timeout

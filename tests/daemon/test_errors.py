@@ -179,7 +179,7 @@ def t_unknown_method(ctx):
     with ctx.d.conn() as c:
         for m in ("Ping", "PING", "pinG", "CHECK", "Check", "check_Batch", "checkBatch",
                   "check-batch", "Household", "INFO", "nope", "", "ping ", " ping",
-                  "ping\x00", "check_batch2", "househol", "reload", "\u00fcnknown"):
+                  "ping\x00", "check_batch2", "househol", "Reload", "reload_", "\u00fcnknown"):
             c.error(m, [], UNKNOWN_METHOD, what="method %r" % m)
         # Params that would be fine for a known method do not change it.
         c.error("Check", list(GOOD), UNKNOWN_METHOD)

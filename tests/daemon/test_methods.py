@@ -162,6 +162,17 @@ def check_info_types(info):
     assert type(up) in (int, float) and up >= 0, "info.uptime_s %r not a non-negative number" % (up,)
     assert info["reload_error"] is None or type(info["reload_error"]) is str, \
         "info.reload_error %r, want nil or str" % (info["reload_error"],)
+    # SPEC 9
+    assert info["health"] in et.HEALTH_STATES, "info.health %r, want one of %r" % (
+        info["health"], sorted(et.HEALTH_STATES))
+    for k in ("generation", "read_errors"):
+        assert type(info[k]) is int and info[k] >= 0, "info.%s %r not a uint" % (k, info[k])
+    sha = info["content_sha256"]
+    assert sha is None or (type(sha) is str and re.fullmatch(r"[0-9a-f]{64}", sha)), \
+        "info.content_sha256 %r, want nil or 64 lower-case hex digits" % (sha,)
+    progs = info["programs"]
+    assert progs is None or (type(progs) is list and all(type(p) is str for p in progs)), \
+        "info.programs %r, want nil or a list of str" % (progs,)
 
 
 def t_info(ctx):
@@ -177,6 +188,16 @@ def t_info(ctx):
         assert info["enrollments"] == et.N_ENROLLMENTS, "info.enrollments %r, want %d" % (
             info["enrollments"], et.N_ENROLLMENTS)
         assert info["reload_error"] is None, "info.reload_error %r, want nil" % (info["reload_error"],)
+        # SPEC 9 on a fresh daemon: healthy, first generation, no read errors.
+        assert info["health"] == "ok", "info.health %r, want ok" % (info["health"],)
+        assert info["generation"] == 1, "info.generation %r, want 1 before any reload" % (info["generation"],)
+        assert info["read_errors"] == 0, "info.read_errors %r, want 0" % (info["read_errors"],)
+        # programs is nil until the snapshot can tell (docs/OPERATIONS.md);
+        # when it can, it is the fixture's programme names exactly.
+        if info["programs"] is not None:
+            want = {row[1] for row in et.ENROLLMENTS}
+            assert set(info["programs"]) == want and len(info["programs"]) == len(want), \
+                "info.programs %r, want %r" % (info["programs"], sorted(want))
         m = RFC3339_UTC.fullmatch(info["created"])
         assert m, "info.created %r is not RFC 3339 UTC (YYYY-MM-DDTHH:MM:SS[.frac]Z)" % info["created"]
         created = calendar.timegm(tuple(int(g) for g in m.groups()[:6]))

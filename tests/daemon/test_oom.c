@@ -249,7 +249,7 @@ static int stop_worker(void **state) {
 static uint64_t closes_total(void) {
     uint64_t n = 0;
     for (int i = 0; i < CONN_CLOSE_COUNT; i++)
-        n += atomic_load(&w.closes[i]);
+        n += atomic_load(&w.st.closes[i]); /* stats.h */
     return n;
 }
 

@@ -54,6 +54,40 @@ def big_inputs(d, families):
     return paths
 
 
+def month(s):
+    """YYYY-MM as the number docs/SNAPSHOT.md uses: year * 12 + month - 1."""
+    return int(s[:4]) * 12 + int(s[5:7]) - 1
+
+
+def content_sha256(hh_csv, mem_csv, enr_csv):
+    """content_sha256 computed from the CSV files (all rows valid) exactly
+    as docs/SNAPSHOT.md writes it down: an independent implementation."""
+    import csv as csvmod
+    import hashlib
+    import struct
+
+    def rows(path):
+        with open(path, newline="") as f:
+            return list(csvmod.DictReader(f))
+
+    hh_status = {"active": 0, "suspended": 1, "graduated": 2, "terminated": 3}
+    enr = {}
+    for r in rows(enr_csv):
+        end = month(r["end"]) if r["end"] else 0xFFFFFFFF
+        enr.setdefault(int(r["kk"]), []).append(
+            (r["program"].encode(), month(r["start"]), end, int(r["amount"]), 0 if r["status"] == "active" else 1))
+    out = bytearray(b"eligd-content-v1\n")
+    for r in sorted(rows(hh_csv), key=lambda r: int(r["kk"])):
+        kk, kks = int(r["kk"]), r.get("kks") or ""
+        out += b"H" + struct.pack("<QQBBQ", kk, int(r["region"]), hh_status[r["status"]], 1 if kks else 0,
+                                  int(kks) if kks else 0)
+        for prog, start, end, amount, st in sorted(enr.get(kk, [])):
+            out += b"E" + bytes([len(prog)]) + prog + struct.pack("<IIIB", start, end, amount, st)
+    for r in sorted(rows(mem_csv), key=lambda r: int(r["nik"])):
+        out += b"M" + struct.pack("<QQB", int(r["nik"]), int(r["kk"]), 1 if r["status"] == "deceased" else 0)
+    return hashlib.sha256(bytes(out)).hexdigest()
+
+
 class Cli(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="elig-snapshot-cli-")
@@ -82,7 +116,7 @@ class Cli(unittest.TestCase):
         r = run("--help")
         self.assertEqual(r.returncode, 0)
         for flag in ("--households", "--members", "--enrollments", "--out", "--rejects",
-                     "--max-reject-ratio", "--id", "--help", "--version", "info", "verify"):
+                     "--max-reject-ratio", "--id", "--mode", "--help", "--version", "info", "verify"):
             self.assertIn(flag, r.stdout)
         self.assertIn("PATH.rejects.csv", r.stdout)
         self.assertIn("default 0.01", r.stdout)
@@ -95,6 +129,7 @@ class Cli(unittest.TestCase):
             "households.csv: read 2, accepted 2, rejected 0",
             "members.csv: read 1, accepted 1, rejected 0",
             "enrollments.csv: read 1, accepted 1, rejected 0",
+            f"guard skipped: no previous snapshot (no --previous, nothing at {self.out})",
             f"snapshot snap-1 published at {self.out}",
             f"rejects written to {self.out}.rejects.csv",
         ])
@@ -102,12 +137,23 @@ class Cli(unittest.TestCase):
         meta = self.info()
         self.assertEqual(meta["snapshot_id"], "snap-1")
         self.assertEqual(meta["households"], "2")
-        self.assertEqual(meta["schema_version"], "1")
+        self.assertEqual(meta["schema_version"], "2")
         with open(self.out + ".rejects.csv") as f:
             self.assertEqual(f.read(), "file,line,reason,raw\n")
         v = run("verify", self.out)
         self.assertEqual(v.returncode, 0, v.stderr)
         self.assertTrue(v.stdout.startswith("OK: snapshot snap-1, 2 households"))
+
+    def test_content_sha256_matches_an_independent_computation(self):
+        big = big_inputs(self.dir, 300)
+        with open(big["enrollments.csv"], "a") as f:  # a suspended one, a second family's
+            f.write("3201010000000008,PBI,2021-02,2021-05,7,suspended\n")
+        r = self.build("--id", "c1", hh=big["households.csv"], mem=big["members.csv"], enr=big["enrollments.csv"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        want = content_sha256(big["households.csv"], big["members.csv"], big["enrollments.csv"])
+        self.assertEqual(self.info()["content_sha256"], want)
+        v = run("verify", self.out)
+        self.assertEqual(v.returncode, 0, v.stderr)
 
     def test_usage_errors_exit_2(self):
         cases = [
@@ -121,6 +167,9 @@ class Cli(unittest.TestCase):
         for ratio in ("1.5", "-0.1", "abc", "nan", "", "0.5x", "inf"):
             cases.append(["build", "--households", self.hh, "--members", self.mem,
                           "--enrollments", self.enr, "--out", self.out, "--max-reject-ratio", ratio])
+        for bad_mode in ("0800", "abc", "", "0400", "-1", "07777"):
+            cases.append(["build", "--households", self.hh, "--members", self.mem,
+                          "--enrollments", self.enr, "--out", self.out, "--mode", bad_mode])
         for bad_id in ("", "a b", "x" * 65, "a/b"):
             cases.append(["build", "--households", self.hh, "--members", self.mem,
                           "--enrollments", self.enr, "--out", self.out, "--id", bad_id])
@@ -132,6 +181,20 @@ class Cli(unittest.TestCase):
             self.assertTrue(r.stderr.startswith("elig-snapshot: "), r.stderr)
             self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
         self.assertFalse(os.path.exists(self.out))
+
+    def test_mode_flag_sets_permissions_whatever_the_umask(self):
+        old = os.umask(0)
+        try:
+            r = self.build("--rejects", os.path.join(self.dir, "rej.csv"))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(os.stat(self.out).st_mode & 0o7777, 0o640)
+            self.assertEqual(os.stat(os.path.join(self.dir, "rej.csv")).st_mode & 0o7777, 0o640)
+            r = self.build("--mode", "0660", "--rejects", os.path.join(self.dir, "rej.csv"))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(os.stat(self.out).st_mode & 0o7777, 0o660)
+            self.assertEqual(os.stat(os.path.join(self.dir, "rej.csv")).st_mode & 0o7777, 0o660)
+        finally:
+            os.umask(old)
 
     def test_ratio_bounds_are_usage_not_errors(self):
         for ratio in ("0", "1", "0.0", "1.0", "1e-3"):
@@ -197,7 +260,7 @@ class Cli(unittest.TestCase):
         self.assertEqual(self.build("--id", "old").returncode, 0)
         big = big_inputs(self.dir, 60000)
         args = [BIN, "build", "--households", big["households.csv"], "--members", big["members.csv"],
-                "--enrollments", big["enrollments.csv"], "--out", self.out, "--id", "new"]
+                "--enrollments", big["enrollments.csv"], "--out", self.out, "--id", "new", "--max-change", "1e9"]
         seen, mid_write = set(), 0
         # One kill while parsing, then kills at growing delays after the temp
         # file appears: while LMDB writes it, syncs it, just before the rename.
@@ -234,7 +297,7 @@ class Cli(unittest.TestCase):
         self.assertEqual(self.build("--id", "old").returncode, 0)
         big = big_inputs(self.dir, 60000)
         args = [BIN, "build", "--households", big["households.csv"], "--members", big["members.csv"],
-                "--enrollments", big["enrollments.csv"], "--out", self.out, "--id", "new"]
+                "--enrollments", big["enrollments.csv"], "--out", self.out, "--id", "new", "--max-change", "1e9"]
         for delay in (0.1, 0.3, 0.6):
             p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(delay)

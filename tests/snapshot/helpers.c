@@ -62,6 +62,7 @@ int build3(tcase *t, const char *hh, const char *mem, const char *enr, double ra
         .max_reject_ratio = ratio,
         .id = id,
         .created = 1795822800, /* 2026-11-27T23:40:00Z */
+        .no_guard = true,      /* tests that rebuild out with other rows; the guard has its own */
     };
     t->err[0] = '\0';
     return snap_build(&o, &t->res, t->err, sizeof t->err);

@@ -16,6 +16,9 @@
 
 #include <cmocka.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "extract.h"
 
 #include "elig.h"
 #include "helpers.h"
@@ -684,7 +687,7 @@ static void metadata(void **state) {
     assert_int_equal(build3(t, HH_HEADER KE R ",\n", mem, enr, 0.0, "t-1.2:3_x"), SNAP_BUILD_OK);
     opened o = open_snap(t->out);
     const elig_meta *m = elig_snap_meta(o.snap);
-    assert_int_equal(m->schema_version, 1);
+    assert_int_equal(m->schema_version, 2);
     assert_string_equal(m->id, "t-1.2:3_x");
     assert_string_equal(m->created, "2026-11-27T23:40:00Z");
     assert_int_equal(m->households, 1);
@@ -776,6 +779,368 @@ static void output_over_input_refused(void **state) {
     free(enr);
 }
 
+/* ---- hardening (issue 13) ----------------------------------------------------- */
+
+static unsigned mode_of(const char *path) {
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return (unsigned)st.st_mode & 07777;
+}
+
+/* Issue 13 item 5: the snapshot (every NIK and its family) came out 0644,
+ * the rejects file 0644, or 0666 under umask 000. */
+static void snapshot_and_rejects_created_0640_whatever_the_umask(void **state) {
+    tcase *t = *state;
+    static const mode_t masks[] = {0, 022, 077};
+    for (size_t i = 0; i < 3; i++) {
+        mode_t old = umask(masks[i]);
+        unlink(t->out);
+        unlink(t->rejects);
+        int rc = build3(t, HH_HEADER KE R ",\n", NULL, NULL, 0.0, "m");
+        umask(old);
+        assert_int_equal(rc, SNAP_BUILD_OK);
+        if (mode_of(t->out) != 0640 || mode_of(t->rejects) != 0640)
+            fail_msg("umask %03o: snapshot %04o, rejects %04o, want 0640", (unsigned)masks[i], mode_of(t->out),
+                     mode_of(t->rejects));
+    }
+    /* an existing rejects file of another mode is brought to it too, and
+     * --mode chooses */
+    assert_int_equal(chmod(t->rejects, 0666), 0);
+    write_file(t, "households.csv", HH_HEADER KE R ",\n", -1);
+    write_file(t, "members.csv", MEM_HEADER, -1);
+    write_file(t, "enrollments.csv", ENR_HEADER, -1);
+    snap_build_opts o = {.input = {t->path[0], t->path[1], t->path[2]}, .out = t->out, .rejects = t->rejects,
+                         .mode = 0600};
+    assert_int_equal(snap_build(&o, &t->res, t->err, sizeof t->err), SNAP_BUILD_OK);
+    assert_int_equal(mode_of(t->out), 0600);
+    assert_int_equal(mode_of(t->rejects), 0600);
+}
+
+/* Issue 13 item 5: an output path that is a symbolic link was written
+ * through: --rejects pointing at another file overwrote it. Now refused;
+ * a link at the temp name or at --out is replaced, never followed. */
+static void outputs_never_follow_a_symlink(void **state) {
+    tcase *t = *state;
+    const char *victim = write_file(t, "victim.txt", "precious\n", -1);
+    char victim_path[300];
+    snprintf(victim_path, sizeof victim_path, "%s", victim);
+    assert_int_equal(symlink(victim_path, t->rejects), 0);
+    assert_int_equal(build3(t, HH_HEADER KE R ",\n", NULL, NULL, 0.0, "s"), SNAP_BUILD_ERROR);
+    assert_non_null(strstr(t->err, "symbolic link"));
+    assert_int_not_equal(access(t->out, F_OK), 0); /* nothing published */
+    unlink(t->rejects);
+    char tmp[400];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", t->out, (long)getpid()); /* the build runs in this process */
+    assert_int_equal(symlink(victim_path, tmp), 0);
+    assert_int_equal(symlink(victim_path, t->out), 0);
+    assert_int_equal(build3(t, HH_HEADER KE R ",\n", NULL, NULL, 0.0, "s"), SNAP_BUILD_OK);
+    char *v = slurp(victim_path, NULL);
+    assert_string_equal(v, "precious\n");
+    free(v);
+    struct stat st;
+    assert_int_equal(lstat(t->out, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_not_equal(access(tmp, F_OK), 0);
+}
+
+/* Issue 13 item 9: members.csv with CR-only line ends read as a header and
+ * nothing else ("read 0, accepted 0"): the data silently gone. */
+static void cr_only_line_endings_fail_the_build(void **state) {
+    tcase *t = *state;
+    const char *mem = "nik,kk,status,birth_date\r3201011501900001," KE ",,\r3201011501900002," KE ",,\r";
+    assert_int_equal(build3(t, HH_HEADER KE R ",\n", mem, NULL, 1.0, "cr"), SNAP_BUILD_ERROR);
+    assert_non_null(strstr(t->err, "members.csv:1: the header row holds a bare CR"));
+    assert_non_null(strstr(t->err, "CR-only line endings"));
+    assert_int_not_equal(access(t->out, F_OK), 0);
+    /* CRLF and a header-only file ending in one CR still build */
+    assert_int_equal(build3(t, HH_HEADER KE R ",\n", "nik,kk,status,birth_date\r\n3201011501900001," KE ",,\r\n", NULL,
+                            0.0, "crlf"),
+                     SNAP_BUILD_OK);
+    assert_int_equal(build3(t, HH_HEADER KE R ",\n", "nik,kk,status,birth_date\r", NULL, 0.0, "cr-end"), SNAP_BUILD_OK);
+}
+
+/* ---- content hash ------------------------------------------------------------ */
+
+static void content_of(tcase *t, char out[65]) {
+    opened o = open_snap(t->out);
+    snprintf(out, 65, "%s", elig_snap_meta(o.snap)->content_sha256);
+    char again[65];
+    assert_int_equal(elig_snap_content_sha256(o.snap, again), 0);
+    assert_string_equal(again, out);
+    close_snap(&o);
+}
+
+/* Two builds of the same rows share it whatever their id, time and input
+ * order; one changed amount, status or member changes it. */
+static void content_hash_is_the_rows(void **state) {
+    tcase *t = *state;
+    const char *hh = HH_HEADER KE R "6000000000000001,\n" KF R ",\n";
+    const char *hh_swapped = HH_HEADER KF R ",x\n" KE R "6000000000000001,y\n"; /* names are not stored */
+    const char *mem = MEM_HEADER "3201011501900001," KE ",,\n3201011501900002," KF ",deceased,\n";
+    const char *enr = ENR_HEADER KE ",PKH,2020-01,2020-06,1,active\n" KE ",BPNT,2020-01,,2,active\n"
+                                 KE ",PKH,2020-07,,3,active\n";
+    const char *enr_swapped = ENR_HEADER KE ",PKH,2020-07,,3,active\n" KE ",BPNT,2020-01,,2,active\n"
+                                         KE ",PKH,2020-01,2020-06,1,active\n";
+    const char *enr_amount = ENR_HEADER KE ",PKH,2020-01,2020-06,1,active\n" KE ",BPNT,2020-01,,2,active\n"
+                                        KE ",PKH,2020-07,,4,active\n";
+    char a[65], b[65], c[65], d[65];
+    assert_int_equal(build3(t, hh, mem, enr, 0.0, "one"), SNAP_BUILD_OK);
+    content_of(t, a);
+    assert_int_equal(build3(t, hh_swapped, mem, enr_swapped, 0.0, "two"), SNAP_BUILD_OK);
+    content_of(t, b);
+    assert_string_equal(a, b);
+    assert_int_equal(build3(t, hh, mem, enr_amount, 0.0, "one"), SNAP_BUILD_OK);
+    content_of(t, c);
+    assert_string_not_equal(a, c);
+    const char *mem_alive = MEM_HEADER "3201011501900001," KE ",,\n3201011501900002," KF ",,\n";
+    assert_int_equal(build3(t, hh, mem_alive, enr, 0.0, "one"), SNAP_BUILD_OK);
+    content_of(t, d);
+    assert_string_not_equal(a, d);
+    assert_string_not_equal(c, d);
+}
+
+/* ---- open modes ---------------------------------------------------------------- */
+
+static void write_over(const char *path, const char *data, size_t len) {
+    FILE *f = fopen(path, "r+b"); /* the same file, rewritten in place */
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* A snapshot opened ELIG_SNAP_PRIVATE answers from what it loaded after
+ * the file is overwritten in place with another snapshot (cp new live)
+ * and after it is truncated to nothing: no crash, same answers. */
+static void private_copy_survives_overwrite_and_truncate(void **state) {
+    tcase *t = *state;
+    const char *enr = ENR_HEADER KE ",PKH,2020-01,,300000,active\n";
+    assert_int_equal(build3(t, HH_HEADER KE R "6000000000000001,\n", MEM_HEADER "3201011501900001," KE ",,\n", enr,
+                            0.0, "live"),
+                     SNAP_BUILD_OK);
+    char live[400];
+    snprintf(live, sizeof live, "%s/live.mdb", t->dir);
+    assert_int_equal(rename(t->out, live), 0);
+    /* the other snapshot: another family, more rows, a bigger file */
+    size_t cap = 64 * 1000 + 64;
+    char *hh = malloc(cap);
+    size_t n = (size_t)snprintf(hh, cap, HH_HEADER);
+    for (int i = 0; i < 1000; i++)
+        n += (size_t)snprintf(hh + n, cap - n, "320101010102%04d,3301010001,suspended,,\n", i);
+    assert_int_equal(build3(t, hh, NULL, NULL, 0.0, "other"), SNAP_BUILD_OK);
+    free(hh);
+    size_t other_len, live_len;
+    char *other = slurp(t->out, &other_len), *orig = slurp(live, &live_len);
+    assert_true(other_len > live_len);
+
+    for (int mode = 0; mode < 2; mode++) {
+        elig_snap *s;
+        elig_reader *r;
+        char err[512];
+        unsigned flags = ELIG_SNAP_PRIVATE | (mode ? ELIG_SNAP_VERIFY : 0);
+        write_over(live, orig, live_len);
+        assert_int_equal(truncate(live, (off_t)live_len), 0);
+        assert_int_equal(elig_snap_open_ex(live, flags, &s, err, sizeof err), 0);
+        assert_int_equal(elig_reader_open(s, &r), 0);
+        elig_query q;
+        elig_answer a;
+        assert_int_equal(elig_query_parse(&q, "nik", 3, "3201011501900001", 16, "PKH", 3, "2024-06", 7), ELIG_QUERY_OK);
+        for (int step = 0; step < 3; step++) {
+            if (step == 1)
+                write_over(live, other, other_len); /* cp other.mdb live.mdb */
+            if (step == 2)
+                assert_int_equal(truncate(live, 0), 0); /* truncate -s 0 live.mdb */
+            assert_int_equal(elig_check(r, &q, &a), 0);
+            assert_int_equal(a.reason, ELIG_REASON_ELIGIBLE);
+            assert_int_equal(a.amount, 300000);
+            assert_int_equal(a.kk, id16(KE));
+            assert_string_equal(elig_snap_meta(s)->id, "live");
+            elig_snap_warm(s); /* reads every page of the copy */
+        }
+        elig_reader_close(r);
+        elig_snap_close(s);
+    }
+    /* a damaged file is refused by PRIVATE|VERIFY, its copy checked */
+    orig[live_len / 2] ^= 1;
+    write_over(live, orig, live_len);
+    elig_snap *s;
+    char err[512];
+    assert_int_equal(elig_snap_open_ex(live, ELIG_SNAP_PRIVATE | ELIG_SNAP_VERIFY, &s, err, sizeof err),
+                     ELIG_ECHECKSUM);
+    assert_non_null(strstr(err, "checksum mismatch"));
+    free(other);
+    free(orig);
+}
+
+/* ---- extracts and signatures (SPEC 10) ------------------------------------------ */
+
+/* An Ed25519 key pair: the private key's PEM into a file, the public key's
+ * PEM into pub (NUL-terminated). */
+static void make_key(const char *priv_path, char *pub, size_t cap) {
+    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    assert_non_null(k);
+    FILE *f = fopen(priv_path, "w");
+    assert_non_null(f);
+    assert_int_equal(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL), 1);
+    fclose(f);
+    BIO *b = BIO_new(BIO_s_mem());
+    assert_int_equal(PEM_write_bio_PUBKEY(b, k), 1);
+    int n = BIO_read(b, pub, (int)cap - 1);
+    assert_true(n > 0);
+    pub[n] = '\0';
+    BIO_free(b);
+    EVP_PKEY_free(k);
+}
+
+/* The extract answers every query of its families exactly as the source
+ * does, and knows nobody else; the library opens it only with the right
+ * signature. */
+static void extract_answers_as_the_source_and_needs_its_signature(void **state) {
+    tcase *t = *state;
+    enum { NF = 300 };
+    char *hh = malloc(NF * 80 + 64), *enr = malloc(NF * 160 + 64), *mem = malloc(NF * 60 + 64);
+    size_t hn = (size_t)sprintf(hh, HH_HEADER), en = (size_t)sprintf(enr, ENR_HEADER),
+           mn = (size_t)sprintf(mem, MEM_HEADER);
+    for (int i = 0; i < NF; i++) {
+        uint64_t kk = UINT64_C(3201010000000001) + (uint64_t)i * 3;
+        char card[17] = "";
+        if (i % 2 == 0)
+            snprintf(card, sizeof card, "61000000%08d", 10000000 + i);
+        hn += (size_t)sprintf(hh + hn, "%llu,%s,%s,%s,\n", (unsigned long long)kk,
+                              i % 3 == 0 ? "3273010001" : i % 3 == 1 ? "3201010001" : "3301010001",
+                              i % 7 ? "active" : "suspended", card);
+        en += (size_t)sprintf(enr + en, "%llu,PKH,2024-01,,%d,%s\n", (unsigned long long)kk, 1000 + i,
+                              i % 5 ? "active" : "suspended");
+        mn += (size_t)sprintf(mem + mn, "3201011501%02d%04d,%llu,%s,\n", i / 9000, i % 9000 + 1000,
+                              (unsigned long long)kk, i % 11 ? "" : "deceased");
+    }
+    assert_int_equal(build3(t, hh, mem, enr, 0.0, "src"), SNAP_BUILD_OK);
+    free(hh), free(enr), free(mem);
+    char ext[400], key[400], key2[400], pub[1024], pub2[1024], err[1024];
+    snprintf(ext, sizeof ext, "%s/ext.mdb", t->dir);
+    snprintf(key, sizeof key, "%s/k.pem", t->dir);
+    snprintf(key2, sizeof key2, "%s/k2.pem", t->dir);
+    snap_extract_opts xo = {.source = t->out, .regions = {"3273", "33"}, .nregions = 2, .out = ext, .id = "x1"};
+    snap_extract_result xr;
+    assert_int_equal(snap_extract(&xo, &xr, err, sizeof err), 0);
+    assert_int_equal(xr.households, 200); /* i % 3 == 0 or 2 */
+
+    opened src = open_snap(t->out), x = open_snap(ext);
+    assert_string_equal(elig_snap_meta(x.snap)->extract_of, "src");
+    assert_string_equal(elig_snap_meta(x.snap)->extract_regions, "3273,33");
+    static const char *kinds[] = {"kk", "nik", "kks"};
+    for (int i = 0; i < NF; i++) {
+        char id[3][17];
+        snprintf(id[0], 17, "%llu", (unsigned long long)(UINT64_C(3201010000000001) + (uint64_t)i * 3));
+        snprintf(id[1], 17, "3201011501%02d%04d", i / 9000, i % 9000 + 1000);
+        snprintf(id[2], 17, "61000000%08d", 10000000 + i);
+        for (int k = 0; k < 3; k++) {
+            elig_query q;
+            elig_answer a, b;
+            assert_int_equal(elig_query_parse(&q, kinds[k], strlen(kinds[k]), id[k], 16, "PKH", 3, "2024-06", 7),
+                             ELIG_QUERY_OK);
+            assert_int_equal(elig_check(src.r, &q, &a), 0);
+            assert_int_equal(elig_check(x.r, &q, &b), 0);
+            if (i % 3 == 1) { /* outside the extract's regions */
+                assert_int_equal(b.reason, ELIG_REASON_NOT_FOUND);
+                continue;
+            }
+            assert_int_equal(b.reason, a.reason);
+            assert_int_equal(b.found, a.found);
+            assert_int_equal(b.kk, a.kk);
+            assert_int_equal(b.region, a.region);
+            assert_int_equal(b.amount, a.amount);
+        }
+    }
+    close_snap(&src);
+    close_snap(&x);
+
+    make_key(key, pub, sizeof pub);
+    make_key(key2, pub2, sizeof pub2);
+    elig_snap *s;
+    assert_int_equal(elig_snap_open_signed(ext, 0, pub, strlen(pub), &s, err, sizeof err), ELIG_ESIGNATURE);
+    assert_non_null(strstr(err, "unsigned"));
+    assert_int_equal(snap_sign(ext, key, err, sizeof err), 0);
+    assert_int_equal(elig_snap_open_signed(ext, 0, pub, strlen(pub), &s, err, sizeof err), 0);
+    elig_snap_close(s);
+    assert_int_equal(elig_snap_open_signed(ext, ELIG_SNAP_PRIVATE, pub, strlen(pub), &s, err, sizeof err), 0);
+    elig_snap_close(s);
+    assert_int_equal(elig_snap_open_signed(ext, 0, pub2, strlen(pub2), &s, err, sizeof err), ELIG_ESIGNATURE);
+    assert_non_null(strstr(err, "another key"));
+    assert_int_equal(elig_snap_open_signed(ext, 0, "junk", 4, &s, err, sizeof err), ELIG_ESIGNATURE);
+    assert_int_equal(elig_snap_open(ext, &s, err, sizeof err), 0); /* plain open ignores the signature */
+    elig_snap_close(s);
+    size_t len;
+    char *data = slurp(ext, &len);
+    for (size_t at = 0; at < len; at += len / 7 + 1) {
+        data[at] ^= 4;
+        const char *p = write_file(t, "flipped.mdb", data, (long)len);
+        int rc = elig_snap_open_signed(p, 0, pub, strlen(pub), &s, err, sizeof err);
+        if (rc >= 0)
+            fail_msg("byte %zu of %zu flipped: opened", at, len);
+        data[at] ^= 4;
+    }
+    free(data);
+}
+
+/* ---- the id index ------------------------------------------------------------ */
+
+/* Enough families that the index's buckets overflow into their neighbours:
+ * every id resolves to its own family through the index, by every kind,
+ * and ids of another kind or of nobody resolve to nothing. */
+static void every_id_resolves_through_the_index(void **state) {
+    tcase *t = *state;
+    enum { NF = 4000 };
+    size_t cap = (size_t)NF * 200;
+    char *hh = malloc(cap), *mem = malloc(cap);
+    size_t hn = (size_t)snprintf(hh, cap, HH_HEADER), mn = (size_t)snprintf(mem, cap, MEM_HEADER);
+    for (int i = 0; i < NF; i++) {
+        uint64_t kk = UINT64_C(3201010000000000) + (uint64_t)i * 7919 + 1;
+        if (i % 3)
+            hn += (size_t)snprintf(hh + hn, cap - hn, "%llu,3201010001,active,%llu,\n", (unsigned long long)kk,
+                                   (unsigned long long)(UINT64_C(6000000000000000) + (uint64_t)i * 13));
+        else
+            hn += (size_t)snprintf(hh + hn, cap - hn, "%llu,3201010001,active,,\n", (unsigned long long)kk);
+        for (int j = 0; j < 3; j++) {
+            int n = i * 3 + j;
+            mn += (size_t)snprintf(mem + mn, cap - mn, "3201011501%02d%04d,%llu,%s,\n", n / 9000, n % 9000 + 1000,
+                                   (unsigned long long)kk, j == 2 ? "deceased" : "alive");
+        }
+    }
+    assert_int_equal(build3(t, hh, mem, NULL, 0.0, "many"), SNAP_BUILD_OK);
+    free(hh);
+    free(mem);
+    opened o = open_snap(t->out);
+    elig_household h;
+    for (int i = 0; i < NF; i++) {
+        uint64_t kk = UINT64_C(3201010000000000) + (uint64_t)i * 7919 + 1;
+        assert_int_equal(elig_household_get(o.r, ELIG_KIND_KK, kk, &h), 1);
+        assert_int_equal(h.kk, kk);
+        assert_int_equal(h.members, 3);
+        assert_int_equal(elig_household_get(o.r, ELIG_KIND_NIK, kk, &h), 0);
+        assert_int_equal(elig_household_get(o.r, ELIG_KIND_KK, kk + 1, &h), 0);
+        uint64_t kks = UINT64_C(6000000000000000) + (uint64_t)i * 13;
+        assert_int_equal(elig_household_get(o.r, ELIG_KIND_KKS, kks, &h), i % 3 ? 1 : 0);
+        if (i % 3)
+            assert_int_equal(h.kk, kk);
+        for (int j = 0; j < 3; j++) {
+            int n = i * 3 + j;
+            char nik[17];
+            snprintf(nik, sizeof nik, "3201011501%02d%04d", n / 9000, n % 9000 + 1000);
+            elig_query q;
+            elig_answer a;
+            assert_int_equal(elig_query_parse(&q, "nik", 3, nik, 16, "PKH", 3, "2024-01", 7), ELIG_QUERY_OK);
+            assert_int_equal(elig_check(o.r, &q, &a), 0);
+            assert_true(a.found);
+            assert_int_equal(a.kk, kk);
+            assert_int_equal(a.reason, j == 2 ? ELIG_REASON_MEMBER_DECEASED : ELIG_REASON_NOT_ENROLLED);
+            assert_int_equal(elig_household_get(o.r, ELIG_KIND_KK, id16(nik), &h), 0);
+        }
+    }
+    /* ids beyond 16 digits name nothing (and do not alias another kind) */
+    assert_int_equal(elig_household_get(o.r, ELIG_KIND_KK, UINT64_C(3201010000000001) | UINT64_C(1) << 54, &h), 0);
+    close_snap(&o);
+}
+
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, tcase_setup, tcase_teardown)
     const struct CMUnitTest tests[] = {
@@ -797,6 +1162,13 @@ int main(void) {
         T(failed_publish_leaves_no_temp_file),
         T(default_rejects_path),
         T(output_over_input_refused),
+        T(every_id_resolves_through_the_index),
+        T(content_hash_is_the_rows),
+        T(snapshot_and_rejects_created_0640_whatever_the_umask),
+        T(outputs_never_follow_a_symlink),
+        T(cr_only_line_endings_fail_the_build),
+        T(private_copy_survives_overwrite_and_truncate),
+        T(extract_answers_as_the_source_and_needs_its_signature),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

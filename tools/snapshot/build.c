@@ -24,20 +24,9 @@
 #include <unistd.h>
 
 #include "builder.h"
+#include "compare.h"
 
-bool snap_valid_id(const char *id) {
-    size_t n = strlen(id);
-    if (n < 1 || n > 64)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = id[i];
-        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-                  c == '_' || c == ':' || c == '-';
-        if (!ok)
-            return false;
-    }
-    return true;
-}
+bool snap_valid_id(const char *id) { return elig_valid_snapshot_id(id, strlen(id)); }
 
 double snap_now(void) {
     struct timespec ts;
@@ -219,7 +208,59 @@ static int sync_dir_of(const char *path, char *err, size_t errlen) {
     return 0;
 }
 
-/* Writes the snapshot to the temp path and renames it over out. */
+/* The guard (SPEC 8): the new snapshot's counts against the previous one's
+ * (--previous, or the file already at out). SNAP_BUILD_OK, SNAP_BUILD_GUARD
+ * with the table on o->report, or SNAP_BUILD_ERROR. */
+static int guard(const snap_build_opts *o, const char *fresh, char *err, size_t errlen) {
+    struct stat st;
+    const char *prev = o->previous;
+    if (!prev && stat(o->out, &st) == 0)
+        prev = o->out;
+    if (!prev) {
+        if (o->report)
+            fprintf(o->report, "guard skipped: no previous snapshot (no --previous, nothing at %s)\n", o->out);
+        return SNAP_BUILD_OK;
+    }
+    elig_month m = o->guard_month;
+    if (!m) {
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        m = (elig_month)(tm.tm_year + 1900) * 12 + (elig_month)tm.tm_mon;
+    }
+    cmp_stats *a = malloc(sizeof *a), *b = malloc(sizeof *b);
+    int rc = a && b ? 0 : -1;
+    char why[1024] = "out of memory";
+    if (rc == 0 && cmp_stats_of(prev, m, a, why, sizeof why) != 0) {
+        snprintf(err, errlen, "guard: cannot read the previous snapshot: %s (nothing published; give --previous "
+                              "a readable snapshot)", why);
+        rc = SNAP_BUILD_ERROR;
+    } else if (rc == 0 && cmp_stats_of(fresh, m, b, why, sizeof why) != 0) {
+        snprintf(err, errlen, "guard: %s", why);
+        rc = SNAP_BUILD_ERROR;
+    } else if (rc == 0) {
+        FILE *out = o->report ? o->report : fopen("/dev/null", "w");
+        bool ok = cmp_guard(a, b, o->max_change, m, out ? out : stderr);
+        if (out && out != o->report)
+            fclose(out);
+        if (!ok) {
+            snprintf(err, errlen, "guard: the new snapshot moved more than --max-change %g from %s (%s): nothing "
+                                  "published",
+                     o->max_change, a->id, prev);
+            rc = SNAP_BUILD_GUARD;
+        } else if (o->report) {
+            fprintf(o->report, "guard passed\n");
+        }
+    } else {
+        snprintf(err, errlen, "%s", why);
+        rc = SNAP_BUILD_ERROR;
+    }
+    free(a);
+    free(b);
+    return rc;
+}
+
+/* Writes the snapshot to the temp path, guards it, and renames it over out. */
 static int publish(snap_builder *b, const snap_build_opts *o, const snap_meta_out *m, char *err, size_t errlen) {
     if ((size_t)snprintf(tmp_path_, sizeof tmp_path_, "%s.tmp.%ld", o->out, (long)getpid()) >= sizeof tmp_path_) {
         snprintf(err, errlen, "%s: path too long", o->out);
@@ -228,16 +269,20 @@ static int publish(snap_builder *b, const snap_build_opts *o, const snap_meta_ou
     catch_signals();
     unlink(tmp_path_); /* a leftover of a killed build with our pid */
     tmp_live_ = 1;
-    int rc = snap_write_lmdb(b, tmp_path_, m, err, errlen);
+    int rc = snap_write_lmdb(b, tmp_path_, o->mode ? o->mode : SNAP_DEFAULT_MODE, m, err, errlen);
+    double t = snap_now();
+    if (rc == 0 && !o->no_guard)
+        rc = guard(o, tmp_path_, err, errlen);
+    snap_stage("guard", &t);
     if (rc == 0 && rename(tmp_path_, o->out) != 0) {
         snprintf(err, errlen, "%s: cannot rename into place: %s", o->out, strerror(errno));
-        rc = -1;
+        rc = SNAP_BUILD_ERROR;
     }
     if (rc != 0)
         unlink(tmp_path_);
     tmp_live_ = 0;
-    if (rc == 0)
-        rc = sync_dir_of(o->out, err, errlen);
+    if (rc == 0 && sync_dir_of(o->out, err, errlen) != 0)
+        rc = SNAP_BUILD_ERROR;
     return rc;
 }
 
@@ -415,7 +460,7 @@ static int run(snap_builder *b, const snap_build_opts *o, snap_build_result *res
         return SNAP_BUILD_ERROR;
     snap_stage("resolve", &t);
     counts(b, res);
-    if (snap_write_rejects(b, res->rejects, err, errlen) != 0)
+    if (snap_write_rejects(b, res->rejects, o->mode ? o->mode : SNAP_DEFAULT_MODE, err, errlen) != 0)
         return SNAP_BUILD_ERROR;
     snap_stage("rejects", &t);
     if (too_many_rejects(b, o->max_reject_ratio, err, errlen))
@@ -427,7 +472,7 @@ static int run(snap_builder *b, const snap_build_opts *o, snap_build_result *res
         fprintf(stderr, "elig-snapshot: writing and syncing the snapshot\n");
     rc = publish(b, o, &m, err, errlen);
     snap_stage("write+publish", &t);
-    return rc == 0 ? SNAP_BUILD_OK : SNAP_BUILD_ERROR;
+    return rc == 0 ? SNAP_BUILD_OK : rc == SNAP_BUILD_GUARD ? SNAP_BUILD_GUARD : SNAP_BUILD_ERROR;
 }
 
 static const char *base_name(const char *path) {

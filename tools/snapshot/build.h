@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 enum { SNAP_HOUSEHOLDS, SNAP_MEMBERS, SNAP_ENROLLMENTS, SNAP_NFILES };
@@ -21,7 +22,18 @@ typedef struct {
     const char *id;                 /* NULL = derived from time and hashes */
     bool progress;                  /* progress line on stderr */
     time_t created;                 /* creation time; 0 = now */
+    unsigned mode;                  /* permissions of the snapshot and rejects files; 0 = 0640 */
+    /* the guard (SPEC 8) */
+    const char *previous;           /* snapshot to compare with; NULL = the file at out, if any */
+    unsigned guard_month;           /* elig_month of the comparison; 0 = the current month (UTC) */
+    double max_change;              /* largest relative change allowed, 0..; set it (the CLI's default 0.05) */
+    bool no_guard;                  /* tests of other things: skip the guard */
+    FILE *report;                   /* the guard's table and verdict; NULL = not printed */
 } snap_build_opts;
+
+/* Default permissions of what the builder writes: the owner and a group
+ * (eligd's), nobody else: it is personal data. */
+#define SNAP_DEFAULT_MODE 0640
 
 typedef struct {
     const char *name[SNAP_NFILES]; /* base names of the inputs */
@@ -36,6 +48,7 @@ enum {
     SNAP_BUILD_OK = 0,
     SNAP_BUILD_ERROR = -1,      /* err says what and where; nothing published */
     SNAP_BUILD_TOO_MANY = -2,   /* over --max-reject-ratio; nothing published */
+    SNAP_BUILD_GUARD = -3,      /* moved more than --max-change from the previous snapshot; nothing published */
 };
 
 /* True if id is 1-64 chars of A-Za-z0-9._:- */

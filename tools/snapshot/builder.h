@@ -13,6 +13,7 @@
 #ifndef ELIG_SNAPSHOT_BUILDER_H
 #define ELIG_SNAPSHOT_BUILDER_H
 
+#include <lmdb.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -125,6 +126,8 @@ typedef struct {
 /* Makes room for n elements in a VEC_OF (memory from bigmem.h); 0 or -1. */
 int vec_reserve_(void **v, size_t *cap, size_t n, size_t size);
 #define VEC_FREE(vec) big_free((vec).v, (vec).cap * sizeof *(vec).v)
+/* Frees early and leaves the vector empty (VEC_FREE again is harmless). */
+#define VEC_RELEASE(vec) (VEC_FREE(vec), (vec).v = NULL, (vec).n = (vec).cap = 0)
 #define VEC_PUSH_SLOT(vec) \
     ((vec).n < (vec).cap || vec_reserve_((void **)&(vec).v, &(vec).cap, (vec).n + 1, sizeof *(vec).v) == 0 \
          ? &(vec).v[(vec).n++]                                                                               \
@@ -160,9 +163,10 @@ void prog_free(prog_tab *t);
  * kks). 0 or -1. */
 int snap_resolve(snap_builder *b, char *err, size_t errlen);
 
-/* rejects.c: sorts each file's rejects and writes the rejects file. 0 or
- * -1 with err. */
-int snap_write_rejects(snap_builder *b, const char *path, char *err, size_t errlen);
+/* rejects.c: sorts each file's rejects and writes the rejects file (a
+ * regular file gets exactly `mode`; a symlink is refused, not followed). 0
+ * or -1 with err. */
+int snap_write_rejects(snap_builder *b, const char *path, unsigned mode, char *err, size_t errlen);
 
 /* write.c: the metadata strings, in the order they are stored. */
 typedef struct {
@@ -172,7 +176,26 @@ typedef struct {
     uint64_t households, members, enrollments;
 } snap_meta_out;
 
-/* Writes the snapshot to path (a new file) and syncs it. 0 or -1 with err. */
-int snap_write_lmdb(snap_builder *b, const char *path, const snap_meta_out *m, char *err, size_t errlen);
+/* Writes the snapshot to path (a new file, created with exactly `mode`;
+ * never through a symlink or over an existing file), seals it and syncs it.
+ * 0 or -1 with err. */
+int snap_write_lmdb(snap_builder *b, const char *path, unsigned mode, const snap_meta_out *m, char *err,
+                    size_t errlen);
+
+/* LMDB's code rc as words, naming the likely cause of a short write (a
+ * full disk, a file size limit) on path. */
+const char *snap_lmdb_why(const char *path, int rc);
+
+/* index.c: what the id index came out as, for the timing line. */
+typedef struct {
+    uint64_t nbuckets, entries;
+    uint32_t max_probe;
+} snap_index_stats;
+
+/* Builds the id index (lib/index.h) of the hh, nik and kks tables already
+ * committed in env (nik entries from b's accepted members) and stores it
+ * in "idx". 0, or -1 with err. st may be NULL. */
+int snap_write_index(const snap_builder *b, MDB_env *env, const char *path, snap_index_stats *st, char *err,
+                     size_t errlen);
 
 #endif /* ELIG_SNAPSHOT_BUILDER_H */

@@ -234,6 +234,18 @@ static int read_header(snap_input *in, int file, csv_reader *r, int *pos, size_t
                  (unsigned long long)rec.line);
         return -1;
     }
+    /* A CR inside the header row is no column name: it is the sign of a file
+     * with CR-only (old Mac) line ends, which SPEC 1 does not allow and which
+     * would otherwise read as a header and nothing else. */
+    for (size_t i = 0; i < rec.nfields; i++) {
+        if (memchr(rec.field[i].p, '\r', rec.field[i].n)) {
+            snprintf(err, errlen,
+                     "%s:%llu: the header row holds a bare CR (carriage return without a line feed): the file "
+                     "seems to use CR-only line endings; convert them to LF or CRLF",
+                     in->path, (unsigned long long)rec.line);
+            return -1;
+        }
+    }
     size_t nc = ncols(file);
     for (size_t c = 0; c < nc; c++)
         pos[c] = -1;

@@ -4,6 +4,8 @@
  * reason); here they are sorted, their line numbers counted from the
  * offsets, and their raw bytes re-read from the mapped input. */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,16 +102,26 @@ static void write_file_rows(FILE *f, const snap_input *in, const rej_row *rej, s
         madvise((void *)in->buf, in->len, MADV_DONTNEED);
 }
 
-int snap_write_rejects(snap_builder *b, const char *path, char *err, size_t errlen) {
+int snap_write_rejects(snap_builder *b, const char *path, unsigned mode, char *err, size_t errlen) {
     for (int file = 0; file < SNAP_NFILES; file++) {
         if (radix_sort(b->rej[file].v, b->rej[file].n, sizeof *b->rej[file].v, 0) != 0) {
             snprintf(err, errlen, "out of memory sorting rejects");
             return -1;
         }
     }
-    FILE *f = fopen(path, "w");
+    /* raw rows with names and NIKs: exactly `mode` whatever the umask, and
+     * never written through a symlink (O_NOFOLLOW); /dev/null and other
+     * non-regular files are written but not chmod'ed */
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
+    struct stat st;
+    FILE *f = NULL;
+    if (fd >= 0 && fstat(fd, &st) == 0 && (!S_ISREG(st.st_mode) || fchmod(fd, (mode_t)mode) == 0))
+        f = fdopen(fd, "w");
     if (!f) {
-        snprintf(err, errlen, "%s: cannot create rejects file: %s", path, strerror(errno));
+        snprintf(err, errlen, "%s: cannot create rejects file: %s", path,
+                 errno == ELOOP ? "it is a symbolic link (not followed)" : strerror(errno));
+        if (fd >= 0)
+            close(fd);
         return -1;
     }
     fputs("file,line,reason,raw\n", f);

@@ -3,16 +3,23 @@
  * plain LMDB cursors. The cross checks are merges of sorted arrays, so a
  * national snapshot costs a few sequential passes and ~24 bytes per
  * household and 8 per member. */
+#include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "build.h"
+#include "content.h"
 #include "elig.h"
+#include "index.h"
 #include "radix.h"
 #include "record.h"
 #include "verify.h"
@@ -23,12 +30,15 @@ int snap_info(const char *path, FILE *out, char *err, size_t errlen) {
         return -1;
     const elig_meta *m = elig_snap_meta(s);
     fprintf(out,
-            "%s: %u\n%s: %s\n%s: %s\n%s: %llu\n%s: %llu\n%s: %llu\n%s: %s\n%s: %s\n%s: %s\n",
+            "%s: %u\n%s: %s\n%s: %s\n%s: %llu\n%s: %llu\n%s: %llu\n%s: %s\n%s: %s\n%s: %s\n%s: %s\n",
             ELIG_META_SCHEMA, m->schema_version, ELIG_META_ID, m->id, ELIG_META_CREATED, m->created,
             ELIG_META_HOUSEHOLDS, (unsigned long long)m->households, ELIG_META_MEMBERS,
             (unsigned long long)m->members, ELIG_META_ENROLLMENTS, (unsigned long long)m->enrollments,
             ELIG_META_SHA_HOUSEHOLDS, m->sha256_households, ELIG_META_SHA_MEMBERS, m->sha256_members,
-            ELIG_META_SHA_ENROLLMENTS, m->sha256_enrollments);
+            ELIG_META_SHA_ENROLLMENTS, m->sha256_enrollments, ELIG_META_CONTENT, m->content_sha256);
+    if (m->extract_of[0])
+        fprintf(out, "%s: %s\n%s: %s\n", ELIG_META_EXTRACT_OF, m->extract_of, ELIG_META_EXTRACT_REGIONS,
+                m->extract_regions);
     elig_snap_close(s);
     return 0;
 }
@@ -40,10 +50,24 @@ int snap_info(const char *path, FILE *out, char *err, size_t errlen) {
 #define MONTH_MIN 12u                     /* 0001-01 */
 #define MONTH_MAX (9999u * 12 + 11)       /* 9999-12 */
 
+typedef struct vq vq;
+
 typedef struct {
     MDB_env *env;
     MDB_txn *txn;
-    MDB_dbi meta, hh, nik, kks;
+    MDB_dbi meta, hh, nik, kks, idx;
+    unsigned psize;
+    const unsigned char *map; /* our own map of the file, for the index */
+    uint64_t maplen;
+    elig_index ix;
+    /* index checks queued, their buckets prefetched (index_household / _member) */
+#define VBATCH 32
+    struct vq {
+        uint64_t id, off, kks;
+        size_t len;
+        bool has_kks;
+    } q[VBATCH];
+    int nq;
     const char *path;
     char *err;
     size_t errlen;
@@ -99,6 +123,8 @@ static int cmp_program_start(const void *pa, const void *pb) {
  * stored in input order, so sort a copy by (programme, start): then any
  * overlap shows between neighbours. */
 static int check_overlaps(vctx *v, uint64_t kk, elig_enrollment *e, size_t n) {
+    if (n < 2) /* nothing to compare; and e is NULL until a household has some (qsort(NULL, 0) is UB) */
+        return 0;
     qsort(e, n, sizeof *e, cmp_program_start);
     for (size_t i = 1; i < n; i++) {
         if (e[i - 1].program_len != e[i].program_len ||
@@ -111,6 +137,19 @@ static int check_overlaps(vctx *v, uint64_t kk, elig_enrollment *e, size_t n) {
     return 0;
 }
 
+/* The index entry of (kind, id) must be there and name exactly the value
+ * LMDB holds at file offset off (len bytes). */
+static int check_entry(vctx *v, elig_kind kind, uint64_t id, uint64_t off, size_t len) {
+    uint64_t t;
+    char s[17];
+    elig_format_id16(id, s);
+    if (!elig_idx_find(&v->ix, elig_idx_key(kind, id), &t))
+        return bad(v, "index: %s %s is missing", elig_kind_name(kind), s);
+    if ((t & ~ELIG_IDX_DECEASED) != elig_idx_target(off, len, false) || (t & ELIG_IDX_DECEASED))
+        return bad(v, "index: %s %s points at the wrong record", elig_kind_name(kind), s);
+    return 0;
+}
+
 static int check_household(vctx *v, uint64_t kk, const unsigned char *p, size_t len) {
     char id[17];
     elig_format_id16(kk, id);
@@ -120,6 +159,8 @@ static int check_household(vctx *v, uint64_t kk, const unsigned char *p, size_t 
         return bad(v, "household %s: malformed record", id);
     elig_rec_hh h;
     elig_rec_hh_get(p, &h);
+    if (h.kk != kk)
+        return bad(v, "household %s: record holds another kk", id);
     if (h.region < UINT64_C(1100000000) || h.region > UINT64_C(9999999999))
         return bad(v, "household %s: region %llu is not a valid kode wilayah", id, (unsigned long long)h.region);
     if (h.flags & ~ELIG_REC_HAS_KKS)
@@ -198,6 +239,83 @@ static int each_member(vctx *v, const MDB_val *k, const MDB_val *d) {
     return 0;
 }
 
+/* ---- the id index, once the tables are known to be sound ----------------- */
+
+/* The index is checked in batches of VBATCH entries whose buckets are
+ * prefetched as they are queued: every lookup is a cache miss on a table
+ * of gigabytes, and queued they overlap (a national snapshot has 156M). */
+static void prefetch(const vctx *v, elig_kind kind, uint64_t id) {
+    __builtin_prefetch(elig_idx_bucket(&v->ix, elig_idx_home(elig_idx_key(kind, id), v->ix.seed, v->ix.nbuckets)));
+}
+
+static int hh_flush(vctx *v) {
+    for (int i = 0; i < v->nq; i++) {
+        const vq *q = &v->q[i];
+        if (check_entry(v, ELIG_KIND_KK, q->id, q->off, q->len) != 0 ||
+            (q->has_kks && check_entry(v, ELIG_KIND_KKS, q->kks, q->off, q->len) != 0))
+            return -1;
+    }
+    v->nq = 0;
+    return 0;
+}
+
+static int index_household(vctx *v, const MDB_val *k, const MDB_val *d) {
+    elig_rec_hh h;
+    elig_rec_hh_get(d->mv_data, &h); /* checked well-formed by the first walk */
+    vq *q = &v->q[v->nq++];
+    *q = (vq){.id = elig_rd64(k->mv_data), .off = elig_idx_value_offset(d->mv_data, v->psize), .len = d->mv_size,
+              .kks = h.kks, .has_kks = (h.flags & ELIG_REC_HAS_KKS) != 0};
+    prefetch(v, ELIG_KIND_KK, q->id);
+    if (q->has_kks)
+        prefetch(v, ELIG_KIND_KKS, q->kks);
+    return v->nq == VBATCH ? hh_flush(v) : 0;
+}
+
+/* A member's entry: its family's target (checked against the hh table by
+ * index_household) plus its own deceased bit. */
+static int member_flush(vctx *v) {
+    for (int i = 0; i < v->nq; i++) {
+        const vq *q = &v->q[i];
+        uint64_t t, fam;
+        char id[17];
+        if (!elig_idx_find(&v->ix, elig_idx_key(ELIG_KIND_NIK, q->id), &t)) {
+            elig_format_id16(q->id, id);
+            return bad(v, "index: nik %s is missing", id);
+        }
+        if (!elig_idx_find(&v->ix, elig_idx_key(ELIG_KIND_KK, q->kks), &fam) || (t & ~ELIG_IDX_DECEASED) != fam ||
+            ((t & ELIG_IDX_DECEASED) != 0) != q->has_kks) {
+            elig_format_id16(q->id, id);
+            return bad(v, "index: nik %s points at the wrong record or status", id);
+        }
+    }
+    v->nq = 0;
+    return 0;
+}
+
+static int index_member(vctx *v, const MDB_val *k, const MDB_val *d) {
+    const unsigned char *p = d->mv_data;
+    vq *q = &v->q[v->nq++]; /* kks holds the member's kk, has_kks its deceased flag */
+    *q = (vq){.id = elig_rd64(k->mv_data), .kks = elig_rd64(p), .has_kks = p[8] == ELIG_MEMBER_DECEASED};
+    prefetch(v, ELIG_KIND_NIK, q->id);
+    prefetch(v, ELIG_KIND_KK, q->kks);
+    return v->nq == VBATCH ? member_flush(v) : 0;
+}
+
+/* Every occupied slot is one of the ids checked above: the count of
+ * occupied slots must be the tables' total. */
+static int check_index_count(vctx *v) {
+    uint64_t used = 0;
+    for (uint64_t b = 0; b < v->ix.nbuckets; b++) {
+        const unsigned char *p = elig_idx_bucket(&v->ix, b);
+        for (int s = 0; s < ELIG_IDX_SLOTS; s++)
+            used += (elig_idx_rd(p + 16 * s) & ~ELIG_IDX_FLAG) != 0;
+    }
+    if (used != v->ix.entries)
+        return bad(v, "index: %llu slots in use, the header says %llu", (unsigned long long)used,
+                   (unsigned long long)v->ix.entries);
+    return 0;
+}
+
 /* Entries must equal the households' cards, in kks order, one for one. */
 static int each_card(vctx *v, const MDB_val *k, const MDB_val *d) {
     uint64_t kks = elig_rd64(k->mv_data);
@@ -264,16 +382,17 @@ static int check_cards(vctx *v, size_t n_kks) {
 
 /* Every metadata key is present and well-formed. */
 static int check_meta(vctx *v) {
-    static const char *keys[] = {ELIG_META_SCHEMA,        ELIG_META_ID,          ELIG_META_CREATED,
-                                 ELIG_META_HOUSEHOLDS,    ELIG_META_MEMBERS,     ELIG_META_ENROLLMENTS,
-                                 ELIG_META_SHA_HOUSEHOLDS, ELIG_META_SHA_MEMBERS, ELIG_META_SHA_ENROLLMENTS};
+    static const char *keys[] = {ELIG_META_SCHEMA,         ELIG_META_ID,          ELIG_META_CREATED,
+                                 ELIG_META_HOUSEHOLDS,     ELIG_META_MEMBERS,     ELIG_META_ENROLLMENTS,
+                                 ELIG_META_SHA_HOUSEHOLDS, ELIG_META_SHA_MEMBERS, ELIG_META_SHA_ENROLLMENTS,
+                                 ELIG_META_CONTENT};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         MDB_val k = {strlen(keys[i]), (void *)keys[i]}, d;
         if (mdb_get(v->txn, v->meta, &k, &d) != 0)
             return bad(v, "metadata key %s is missing", keys[i]);
         const char *s = d.mv_data;
         bool ok = d.mv_size > 0;
-        if (strncmp(keys[i], "sha256_", 7) == 0) {
+        if (strncmp(keys[i], "sha256_", 7) == 0 || strcmp(keys[i], ELIG_META_CONTENT) == 0) {
             ok = d.mv_size == 64;
             for (size_t j = 0; ok && j < 64; j++)
                 ok = (s[j] >= '0' && s[j] <= '9') || (s[j] >= 'a' && s[j] <= 'f');
@@ -291,6 +410,25 @@ static int check_meta(vctx *v) {
     return 0;
 }
 
+/* The index, read from a map of our own (see lib/snap.c). */
+static int open_index(vctx *v) {
+    MDB_envinfo info;
+    MDB_stat ms;
+    int fd;
+    if (mdb_env_info(v->env, &info) != 0 || mdb_env_stat(v->env, &ms) != 0 || mdb_env_get_fd(v->env, &fd) != 0)
+        return bad(v, "cannot read the LMDB header");
+    v->psize = ms.ms_psize;
+    v->maplen = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+    void *p = mmap(NULL, v->maplen, PROT_READ, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED)
+        return bad(v, "cannot map: %s", strerror(errno));
+    v->map = p;
+    char why[128];
+    if (elig_index_load_(&v->ix, v->txn, v->idx, v->map, v->maplen, why, sizeof why) != 0)
+        return bad(v, "%s", why);
+    return 0;
+}
+
 static int open_tables(vctx *v) {
     int rc = mdb_env_create(&v->env);
     if (rc == 0)
@@ -304,8 +442,22 @@ static int open_tables(vctx *v) {
     if ((rc = mdb_dbi_open(v->txn, ELIG_DB_META, 0, &v->meta)) != 0 ||
         (rc = mdb_dbi_open(v->txn, ELIG_DB_HH, MDB_INTEGERKEY, &v->hh)) != 0 ||
         (rc = mdb_dbi_open(v->txn, ELIG_DB_NIK, MDB_INTEGERKEY, &v->nik)) != 0 ||
-        (rc = mdb_dbi_open(v->txn, ELIG_DB_KKS, MDB_INTEGERKEY, &v->kks)) != 0)
+        (rc = mdb_dbi_open(v->txn, ELIG_DB_KKS, MDB_INTEGERKEY, &v->kks)) != 0 ||
+        (rc = mdb_dbi_open(v->txn, ELIG_DB_IDX, MDB_INTEGERKEY, &v->idx)) != 0)
         return bad(v, "missing or mistyped table: %s", mdb_strerror(rc));
+    return open_index(v);
+}
+
+/* content_sha256 recomputed from the tables equals the metadata's. */
+static int check_content(vctx *v) {
+    unsigned char d[32];
+    char why[200] = "", hex[65];
+    if (elig_content_sha256_(v->txn, v->hh, v->nik, d, why, sizeof why) != 0)
+        return bad(v, "content hash: %s", why);
+    elig_hex32_(d, hex);
+    if (strcmp(hex, v->meta_v.content_sha256) != 0)
+        return bad(v, "content hash mismatch: the metadata says %s, the tables give %s", v->meta_v.content_sha256,
+                   hex);
     return 0;
 }
 
@@ -315,6 +467,12 @@ static int verify_tables(vctx *v, char *ok, size_t oklen) {
         return -1;
     if (mdb_stat(v->txn, v->hh, &hh) || mdb_stat(v->txn, v->nik, &nik) || mdb_stat(v->txn, v->kks, &kks))
         return bad(v, "cannot read table statistics");
+    /* The counts come from the file: each entry takes more than 16 bytes of
+     * it, so a count above maplen / 16 is a lie, and refusing it keeps
+     * (n + 1) * 16 far from wrapping. */
+    if (hh.ms_entries > v->maplen / 16 || nik.ms_entries > v->maplen / 16 || kks.ms_entries > v->maplen / 16)
+        return bad(v, "table statistics claim more entries than a file of %llu bytes can hold",
+                   (unsigned long long)v->maplen);
     v->hh_kk = malloc((hh.ms_entries + 1) * 8);
     v->hh_members = malloc((hh.ms_entries + 1) * 8);
     v->cards = malloc((hh.ms_entries + 1) * 16);
@@ -323,7 +481,10 @@ static int verify_tables(vctx *v, char *ok, size_t oklen) {
         return bad(v, "out of memory");
     if (walk(v, v->hh, ELIG_DB_HH, hh.ms_entries, each_household) != 0 ||
         walk(v, v->nik, ELIG_DB_NIK, nik.ms_entries, each_member) != 0 || check_member_counts(v) != 0 ||
-        check_cards(v, kks.ms_entries) != 0)
+        check_cards(v, kks.ms_entries) != 0 || walk(v, v->hh, ELIG_DB_HH, hh.ms_entries, index_household) != 0 ||
+        hh_flush(v) != 0 || walk(v, v->nik, ELIG_DB_NIK, nik.ms_entries, index_member) != 0 || member_flush(v) != 0 ||
+        check_index_count(v) != 0 ||
+        check_content(v) != 0)
         return -1;
     const elig_meta *m = &v->meta_v;
     if (v->n_hh != m->households || v->n_mem != m->members || v->n_enr != m->enrollments)
@@ -337,6 +498,10 @@ static int verify_tables(vctx *v, char *ok, size_t oklen) {
 }
 
 int snap_verify(const char *path, char *ok, size_t oklen, char *err, size_t errlen) {
+    /* every byte against the trailer first, before LMDB reads a page: a
+     * damaged file is found here and never walked */
+    if (elig_snap_check_file(path, err, errlen) != 0)
+        return -1;
     elig_snap *s;
     if (elig_snap_open(path, &s, err, errlen) != 0)
         return -1;
@@ -346,6 +511,9 @@ int snap_verify(const char *path, char *ok, size_t oklen, char *err, size_t errl
     if (v.txn)
         mdb_txn_abort(v.txn);
     mdb_env_close(v.env);
+    if (v.map)
+        munmap((void *)v.map, v.maplen);
+    free(v.ix.chunk);
     free(v.hh_kk);
     free(v.hh_members);
     free(v.cards);

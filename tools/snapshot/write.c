@@ -8,6 +8,7 @@
  * whole map size. Transactions are committed every COMMIT_EVERY puts so
  * that dirty pages never pile up in memory. */
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,8 +19,10 @@
 #include <unistd.h>
 
 #include "builder.h"
+#include "content.h"
 #include "elig.h"
 #include "record.h"
+#include "seal.h"
 
 #define COMMIT_EVERY 262144
 
@@ -36,7 +39,7 @@ typedef struct {
 
 /* LMDB reports a short write (a full disk, a file size limit) as EIO:
  * name the likely cause so the operator knows what to fix. */
-static const char *why(const char *path, int rc) {
+const char *snap_lmdb_why(const char *path, int rc) {
     if (rc == MDB_MAP_FULL)
         return "snapshot larger than its map size (internal estimate too small)";
     if (rc == EIO || rc == ENOSPC || rc == EFBIG) {
@@ -53,7 +56,7 @@ static const char *why(const char *path, int rc) {
 }
 
 static int fail(writer *w, const char *what, int rc) {
-    snprintf(w->err, w->errlen, "%s: %s: %s", w->path, what, why(w->path, rc));
+    snprintf(w->err, w->errlen, "%s: %s: %s", w->path, what, snap_lmdb_why(w->path, rc));
     return -1;
 }
 
@@ -116,6 +119,7 @@ static size_t household_value(const snap_builder *b, const hh_row *h, size_t *ei
     }
     *ei = i;
     elig_rec_hh rec = {
+        .kk = h->kk,
         .region = h->region,
         .kks = h->has_kks ? h->kks : 0,
         .members = h->members,
@@ -195,7 +199,7 @@ static int put_meta(writer *w, const char *key, const char *val) {
     return rc == 0 ? 0 : fail(w, "write metadata", rc);
 }
 
-static int write_meta(writer *w, const snap_meta_out *m) {
+static int write_meta(writer *w, const snap_meta_out *m, const char *content) {
     char hh[24], mem[24], enr[24], schema[12];
     snprintf(schema, sizeof schema, "%d", ELIG_SCHEMA_VERSION);
     snprintf(hh, sizeof hh, "%llu", (unsigned long long)m->households);
@@ -210,7 +214,8 @@ static int write_meta(writer *w, const snap_meta_out *m) {
              put_meta(w, ELIG_META_MEMBERS, mem) || put_meta(w, ELIG_META_ENROLLMENTS, enr) ||
              put_meta(w, ELIG_META_SHA_HOUSEHOLDS, m->sha[SNAP_HOUSEHOLDS]) ||
              put_meta(w, ELIG_META_SHA_MEMBERS, m->sha[SNAP_MEMBERS]) ||
-             put_meta(w, ELIG_META_SHA_ENROLLMENTS, m->sha[SNAP_ENROLLMENTS]);
+             put_meta(w, ELIG_META_SHA_ENROLLMENTS, m->sha[SNAP_ENROLLMENTS]) ||
+             put_meta(w, ELIG_META_CONTENT, content);
     if (rc != 0) {
         mdb_txn_abort(w->txn);
         w->txn = NULL;
@@ -219,6 +224,27 @@ static int write_meta(writer *w, const snap_meta_out *m) {
     rc = mdb_txn_commit(w->txn);
     w->txn = NULL;
     return rc == 0 ? 0 : fail(w, "write metadata", rc);
+}
+
+/* content_sha256 of the committed tables (lib/content.c), as hex. */
+static int content_hash(writer *w, char out[65]) {
+    MDB_txn *txn;
+    MDB_dbi hh, nik;
+    unsigned char d[32];
+    char why[200] = "";
+    int rc = mdb_txn_begin(w->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        return fail(w, "content hash", rc);
+    rc = mdb_dbi_open(txn, ELIG_DB_HH, MDB_INTEGERKEY, &hh) || mdb_dbi_open(txn, ELIG_DB_NIK, MDB_INTEGERKEY, &nik)
+             ? ELIG_EIO
+             : elig_content_sha256_(txn, hh, nik, d, why, sizeof why);
+    mdb_txn_abort(txn);
+    if (rc != 0) {
+        snprintf(w->err, w->errlen, "%s: content hash: %s", w->path, why[0] ? why : "cannot read the tables");
+        return -1;
+    }
+    elig_hex32_(d, out);
+    return 0;
 }
 
 /* Map size: the records are never larger than the CSV text that holds
@@ -233,30 +259,68 @@ static size_t map_size(const snap_builder *b) {
     return (size_t)((size + (1u << 20) - 1) & ~(uint64_t)((1u << 20) - 1));
 }
 
-int snap_write_lmdb(snap_builder *b, const char *path, const snap_meta_out *m, char *err, size_t errlen) {
+/* Creates the new file ourselves, never through a symlink and never over
+ * an existing file (O_EXCL | O_NOFOLLOW), with exactly `mode` whatever the
+ * umask (fchmod): the snapshot holds every NIK with its family. LMDB then
+ * opens that very file through /proc/self/fd. */
+static int create_file(const char *path, unsigned mode, char *err, size_t errlen) {
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
+    if (fd < 0 || fchmod(fd, (mode_t)mode) != 0) {
+        snprintf(err, errlen, "%s: cannot create snapshot: %s", path,
+                 errno == EEXIST || errno == ELOOP ? "a file or symbolic link is in the way" : strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int snap_write_lmdb(snap_builder *b, const char *path, unsigned mode, const snap_meta_out *m, char *err,
+                    size_t errlen) {
     writer w = {.path = path, .err = err, .errlen = errlen};
+    int fd = create_file(path, mode, err, errlen);
+    if (fd < 0)
+        return -1;
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
     int rc = mdb_env_create(&w.env);
     if (rc == 0)
         rc = mdb_env_set_maxdbs(w.env, ELIG_DB_MAX);
     if (rc == 0)
         rc = mdb_env_set_mapsize(w.env, map_size(b));
     if (rc == 0)
-        rc = mdb_env_open(w.env, path, MDB_NOSUBDIR | MDB_NOLOCK | MDB_NOSYNC | MDB_NOTLS, 0644);
+        rc = mdb_env_open(w.env, access(proc, W_OK) == 0 ? proc : path,
+                          MDB_NOSUBDIR | MDB_NOLOCK | MDB_NOSYNC | MDB_NOTLS, (mode_t)mode);
     if (rc != 0) {
         fail(&w, "cannot create snapshot", rc);
         mdb_env_close(w.env);
+        close(fd);
         return -1;
     }
-    int fd = -1;
-    rc = write_households(&w, b) || write_members(&w, b) || write_cards(&w, b) || write_meta(&w, m);
-    if (getenv("ELIG_SNAPSHOT_TIMING"))
-        fprintf(stderr, "elig-snapshot: (tables written, syncing)\n");
-    if (rc == 0 && (rc = mdb_env_sync(w.env, 1)) != 0)
-        rc = fail(&w, "sync", rc);
-    if (rc == 0 && mdb_env_get_fd(w.env, &fd) == 0 && fsync(fd) != 0) {
-        snprintf(err, errlen, "%s: fsync: %s", path, strerror(errno));
-        rc = -1;
+    rc = write_households(&w, b) || write_members(&w, b) || write_cards(&w, b);
+    /* From here on only the members are needed (by the index): give the
+     * other rows back, gigabytes in a national build. */
+    VEC_RELEASE(b->hh);
+    VEC_RELEASE(b->enr);
+    VEC_RELEASE(b->kks);
+    if (rc == 0) {
+        double t = snap_now();
+        snap_index_stats st;
+        rc = snap_write_index(b, w.env, path, &st, err, errlen);
+        if (getenv("ELIG_SNAPSHOT_TIMING"))
+            fprintf(stderr, "elig-snapshot: (index: %llu ids in %llu buckets, longest probe %u, %.2f s)\n",
+                    (unsigned long long)st.entries, (unsigned long long)st.nbuckets, st.max_probe,
+                    snap_now() - t);
     }
+    char content[65];
+    rc = rc || content_hash(&w, content) || write_meta(&w, m, content);
+    if (getenv("ELIG_SNAPSHOT_TIMING"))
+        fprintf(stderr, "elig-snapshot: (tables written, sealing and syncing)\n");
+    /* MDB_NOSYNC: nothing is synced yet; the seal reads the file back,
+     * appends the trailer and syncs everything once */
     mdb_env_close(w.env);
+    close(fd);
+    if (rc == 0 && snap_seal(path, err, errlen) != 0)
+        rc = -1;
     return rc ? -1 : 0;
 }
