@@ -318,6 +318,23 @@ def t_uncompressed(ctx):
     assert any(r["kind"] == "kks" and r["id"] == et.KKS1 for r in doc["records"]), doc
 
 
+def t_reload_method_recorded(ctx):
+    """The `reload` method is recorded in the name of the session that
+    asked (the Unix socket's), once per request."""
+    sock = os.path.join(ctx.dir, "reload.sock")
+    d, adir = start(ctx, "reloadm", unix=sock)
+    with et.Conn(path=sock) as c:
+        res = c.ok("reload", [])
+    assert isinstance(res, dict) and res.get("snapshot") == "audit-A", res
+    stop(d)
+    _, recs = at.read_dir(adir)
+    rel = [r for r in recs if r["method"] == "reload"]
+    assert len(rel) == 1, "%d reload records for one reload request" % len(rel)
+    r = rel[0]
+    assert r["peer"] == "unix" and r["channel"] == "unix" and r["conn"] > 0 and r["result"] == "ok" and \
+        r["snapshot"] == "audit-A", r
+
+
 def t_usage_errors(ctx):
     """Bad usage is exit 2 with a one-line reason; eligd refuses a second
     writer on one directory and a buffer that cannot hold a batch."""
@@ -348,5 +365,5 @@ def t_usage_errors(ctx):
 
 if __name__ == "__main__":
     et.main([t_records_equal_answers_under_load, t_reload_records_and_modes, t_trail_and_stats, t_uncompressed,
-             t_usage_errors],
+             t_reload_method_recorded, t_usage_errors],
             setup=setup, budget=150)
