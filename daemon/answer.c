@@ -8,8 +8,17 @@ static void read_failed(const answer_ctx *ctx, int rc) {
         stats_read_error(ctx->stats, ctx->generation, rc);
 }
 
+/* How many items ahead a batch prefetches each id's index slot, so that
+ * its cache miss overlaps the work on the items before it (bench-resolve:
+ * 8 ahead gave 1.6x the lookups of none on 10M members). */
+#define PREFETCH_AHEAD 8
+
 static void answer_checks(call *c, const answer_ctx *ctx) {
+    for (uint32_t i = 0; i < c->n && i < PREFETCH_AHEAD; i++)
+        elig_prefetch(ctx->reader, c->queries[i].kind, c->queries[i].id);
     for (uint32_t i = 0; i < c->n; i++) {
+        if (i + PREFETCH_AHEAD < c->n)
+            elig_prefetch(ctx->reader, c->queries[i + PREFETCH_AHEAD].kind, c->queries[i + PREFETCH_AHEAD].id);
         int rc = elig_check(ctx->reader, &c->queries[i], &c->answers[i]);
         if (rc != 0) {
             read_failed(ctx, rc);

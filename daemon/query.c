@@ -48,6 +48,7 @@ int query_handle(query_ctx *q, session *s, const mpr_request *m, buf *out) {
         return QUERY_DEFERRED;
     call_answer(&c, &q->answer, s);
     auth_hide_regions(&c, s);
+    audit_record(q->audit, &c, s);
     count_outcome(q->stats, &c);
     return call_encode(&c, out);
 }

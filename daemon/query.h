@@ -15,6 +15,7 @@
 
 #include "answer.h"
 #include "auth.h"
+#include "audit.h"
 #include "buf.h"
 #include "call.h"
 #include "session.h"
@@ -24,6 +25,7 @@ typedef struct {
     answer_ctx answer;
     call_scratch scratch;
     const auth_table *auth; /* the worker's channels; NULL without --auth-file */
+    audit_ring *audit; /* the worker's ring; NULL without --audit-dir */
     stats *stats; /* the worker's counters; NULL counts nothing */
 } query_ctx;
 

@@ -298,6 +298,47 @@ static int check_sum(int fd, const elig_trailer *t, const char *path, char *err,
     return 0;
 }
 
+/* LMDB trusts its two meta pages: a damaged page size (0, say) is a
+ * division by zero inside mdb_env_open (SIGFPE), and a damaged last page
+ * number a map past the file. So both are read with pread and checked the
+ * way LMDB will use them, before LMDB sees the file: page header flag
+ * P_META, magic 0xBEEFC0DE, version 1, page size a power of two 512-65536
+ * and the same in both, last page inside the file. (Layout of LMDB 0.9's
+ * MDB_page and MDB_meta: header 16 bytes; then magic, version, address,
+ * mapsize, two MDB_db of 48 bytes whose first field holds the page size in
+ * the first, last_pg.) */
+#define LMDB_P_META 0x08
+#define LMDB_MAGIC 0xBEEFC0DEu
+static int check_lmdb_meta(int fd, uint64_t size, const char *path, char *err, size_t errlen) {
+    unsigned char pg[160];
+    uint32_t psize0 = 0;
+    for (int i = 0; i < 2; i++) {
+        off_t off = i == 0 ? 0 : (off_t)psize0;
+        if (pread(fd, pg, sizeof pg, off) != (ssize_t)sizeof pg)
+            return fail(err, errlen, ELIG_ECORRUPT, "%s: too short for an LMDB file", path);
+        uint16_t flags;
+        uint32_t magic, version, psize;
+        uint64_t last;
+        memcpy(&flags, pg + 10, 2);
+        memcpy(&magic, pg + 16, 4);
+        memcpy(&version, pg + 20, 4);
+        memcpy(&psize, pg + 40, 4);
+        memcpy(&last, pg + 136, 8);
+        if (!(flags & LMDB_P_META) || magic != LMDB_MAGIC || version != 1)
+            return fail(err, errlen, ELIG_ECORRUPT, "%s: LMDB meta page %d is damaged (flags, magic or version)",
+                        path, i);
+        if (psize < 512 || psize > 65536 || (psize & (psize - 1)) || (i == 1 && psize != psize0))
+            return fail(err, errlen, ELIG_ECORRUPT, "%s: LMDB meta page %d is damaged (page size %u)", path, i,
+                        psize);
+        if (last >= size / psize)
+            return fail(err, errlen, ELIG_ECORRUPT,
+                        "%s: LMDB meta page %d is damaged or the file truncated (last page %llu, file of %llu pages)",
+                        path, i, (unsigned long long)last, (unsigned long long)(size / psize));
+        psize0 = psize;
+    }
+    return 0;
+}
+
 /* LMDB opens the file we hold open, through /proc, so that it reads the
  * very file we checked even if the path is renamed over meanwhile. */
 static int open_lmdb(elig_snap *s, const char *path) {
@@ -366,6 +407,8 @@ static int open_impl(const char *path, unsigned flags, const unsigned char *pub,
     }
     else if (trc == 0 && (flags & ELIG_SNAP_VERIFY))
         rc = check_sum(fd, &s->trailer, path, err, errlen);
+    if (rc == 0)
+        rc = check_lmdb_meta(s->fd, trc ? (uint64_t)st.st_size : s->trailer.covered, path, err, errlen);
     if (rc != 0)
         goto bad;
     if ((rc = open_lmdb(s, path)) != 0) {

@@ -87,6 +87,59 @@ def t_verify_refuses_a_damaged_file_on_reload(ctx):
         d.stop()
 
 
+def damaged_meta_copies(src, dirpath):
+    """Copies of src with one field of an LMDB meta page damaged, the way
+    LMDB 0.9 lays it out (page header 16 bytes; magic at 16, version at 20,
+    the page size in the first MDB_db at 40, the last page number at 136):
+    (what, path) pairs."""
+    import struct
+    with open(src, "rb") as f:
+        data = bytearray(f.read())
+    psize = struct.unpack_from("<I", data, 40)[0]
+    assert psize == 4096, "unexpected LMDB page size %d in the fixture" % psize
+    cases = [("page size 0 in meta page 0", 40, b"\0\0\0\0"),
+             ("page size 3000 in meta page 0", 40, struct.pack("<I", 3000)),
+             ("page size 8192 in meta page 1 only", psize + 40, struct.pack("<I", 8192)),
+             ("magic of meta page 0", 16, b"\0\0\0\0"),
+             ("last page far past the file in meta page 1", psize + 136, struct.pack("<Q", 1 << 40))]
+    out = []
+    for what, off, patch in cases:
+        d = bytearray(data)
+        d[off:off + len(patch)] = patch
+        path = os.path.join(dirpath, "meta-%d.mdb" % len(out))
+        with open(path, "wb") as f:
+            f.write(d)
+        out.append((what, path))
+    return out
+
+
+def t_damaged_lmdb_meta_page_is_refused_not_fatal(ctx):
+    # LMDB trusts its meta pages (a page size of 0 was a SIGFPE inside
+    # mdb_env_open); eligd checks them first, without --verify too, at
+    # start-up and on reload.
+    cases = damaged_meta_copies(ctx.snapshot, ctx.dir)
+    for what, path in cases:
+        for load in ("copy", "map"):
+            p = run_eligd("--snapshot", path, "--listen", "127.0.0.1:0", "--snapshot-load", load)
+            assert p.returncode == 1, "%s (%s): eligd exit %d, want 1 (negative: killed by that signal)\n%s" % (
+                what, load, p.returncode, p.stderr)
+            assert "meta page" in p.stderr, "%s: the message does not say what is damaged: %r" % (what, p.stderr)
+    live = os.path.join(ctx.dir, "meta-live.mdb")
+    sock = os.path.join(ctx.dir, "meta.sock")
+    shutil.copyfile(ctx.snapshot, live)
+    with et.Daemon(live, unix=sock, workdir=ctx.dir, name="meta") as d:
+        for what, path in cases:
+            shutil.copyfile(path, live + ".new")
+            os.replace(live + ".new", live)
+            with et.Conn(path=sock, timeout=30) as c:
+                err, res = c.call("reload", [])
+                assert err is not None and err[0] == 5 and "meta page" in err[1], "%s: reload %r %r" % (
+                    what, err, res)
+                assert c.ok("check", Q)["snapshot"] == "pub-A"
+        assert d.alive()
+        d.stop()
+
+
 def pipelined_load(port, stop, results):
     """Checks on one connection, 50 in flight, until stop: records every
     (error, answer) pair."""
@@ -169,5 +222,5 @@ def t_snapshot_load_usage(ctx):
 
 if __name__ == "__main__":
     et.main([t_verify_refuses_every_flipped_bit_at_start, t_verify_refuses_a_damaged_file_on_reload,
-             t_overwrite_in_place_with_private_copy, t_map_mode_serves_the_file, t_snapshot_load_usage],
+             t_damaged_lmdb_meta_page_is_refused_not_fatal, t_overwrite_in_place_with_private_copy, t_map_mode_serves_the_file, t_snapshot_load_usage],
             setup=Setup, budget=170)

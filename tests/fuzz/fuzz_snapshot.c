@@ -9,8 +9,8 @@
  * bytes of the input, cut it short, flip a bit, delete it, or add a key.
  * The file stays a well-formed LMDB file, so what is tested is our reader
  * and verifier, not LMDB: LMDB trusts its own pages, and a file damaged
- * at that level can crash it inside mdb_env_open (tests/fuzz/known/ holds
- * one such file; the defence there is a check before LMDB reads it).
+ * at that level could crash it inside mdb_env_open; lib/snap.c checks the
+ * meta pages first, tested by daemon_publish's damaged meta pages.
  *
  * Properties: open either fails with a message or gives metadata that is
  * NUL-terminated within its fields; every lookup after it returns a code
