@@ -183,7 +183,9 @@ static void print_rec_text(FILE *o, const audit_rec *r) {
         fprintf(o, " Rp %u", r->amount);
     if (r->kk)
         fprintf(o, " (family %s)", kk);
-    fprintf(o, "  snapshot %.*s", r->snapshot_len, r->snapshot);
+    /* An offline terminal's answer (SPEC 10): the extract answered. */
+    fprintf(o, "  %s %.*s", r->method == AUDIT_METHOD_OFFLINE_CHECK ? "OFFLINE, extract" : "snapshot", r->snapshot_len,
+            r->snapshot);
     if (r->detail_len)
         fprintf(o, "  [%.*s]", r->detail_len, r->detail);
     fputc('\n', o);
@@ -225,6 +227,7 @@ static void print_rec_json(FILE *o, const audit_rec *r) {
     }
     fprintf(o, ",\"snapshot\":");
     json_str(o, r->snapshot, r->snapshot_len);
+    fprintf(o, ",\"offline\":%s", r->method == AUDIT_METHOD_OFFLINE_CHECK ? "true" : "false");
     fprintf(o, ",\"detail\":");
     if (r->detail_len)
         json_str(o, r->detail, r->detail_len);
