@@ -154,6 +154,14 @@ class RolloutTest(unittest.TestCase):
         # one replica after the other: r1 done before r2 is looked at
         order = [m.group(1) for m in re.finditer(r"(r\d): (?:serves|healthy)", out)]
         self.assertEqual(order, ["r1", "r1", "r2", "r2", "r3", "r3"], out)
+        # again: nothing to place (r2's previous file is not overwritten by B),
+        # every replica reloaded and confirmed
+        rc, out, err = run_rollout(self.snap_b, self.r.write())
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(len(re.findall(r"r\d: placed: .* already", out)), 3, out)
+        self.assertEqual(self.r.serving(), [self.B + (3,)] * 3)
+        with open(self.r.paths[1] + ".rollout-prev", "rb") as f, open(self.snap_a, "rb") as g:
+            self.assertEqual(f.read(), g.read(), "a second run overwrote r2's previous file")
 
     def test_replica_down_stops_at_it(self):
         self.r.daemons[1].kill()
