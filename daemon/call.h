@@ -30,6 +30,9 @@ typedef struct {
     uint64_t connections;
     uint64_t requests;
     const char *reload_error; /* NULL when the last reload succeeded */
+    const char *audit_error;  /* NULL unless the audit trail cannot be written now */
+    bool audit_on;            /* --audit-dir given: audit_* below mean something */
+    uint64_t audit_backlog, audit_lost, audit_refused, audit_written;
     const char *health;       /* "ok", "degraded", "draining" or "starting" */
     uint64_t generation;      /* of the snapshot now published (1 at start, +1 per reload) */
     uint64_t read_errors;     /* snapshot reads that failed while answering */

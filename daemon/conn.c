@@ -386,7 +386,7 @@ static void serve(conn *c, conn_event ev, const char *data, size_t len, conn_clo
         } else if (out == OUTPUT_FULL) {
             set_state(c, CONN_PAUSED);
         } else if (out == DEFERRED) {
-            if (server_reload_request(w->srv, w->index, c->sess.conn_id, c->reload_msgid) == 0) {
+            if (server_reload_request(w->srv, w->index, &c->sess, c->reload_msgid) == 0) {
                 set_state(c, CONN_WAITING);
             } else {
                 call_reload r = {.rc = ELIG_ENOMEM, .error = "out of memory"};

@@ -171,7 +171,7 @@ static void pack_programs(msgpack_packer *pk, const elig_snap *snap) {
 
 static void pack_info(msgpack_packer *pk, const call *c) {
     const elig_meta *meta = c->meta;
-    msgpack_pack_map(pk, 15);
+    msgpack_pack_map(pk, 17);
     pack_kv_str(pk, ELIG_KEY_VERSION, ELIGD_VERSION);
     pack_kv_str(pk, ELIG_KEY_SNAPSHOT, meta->id);
     pack_kv_str(pk, ELIG_KEY_CREATED, meta->created);
@@ -187,6 +187,17 @@ static void pack_info(msgpack_packer *pk, const call *c) {
     pack_kv_u64(pk, ELIG_KEY_GENERATION, c->info.generation);
     pack_kv_u64(pk, ELIG_KEY_READ_ERRORS, c->info.read_errors);
     pack_programs(pk, c->snap);
+    pack_kv_str(pk, ELIG_KEY_AUDIT_ERROR, c->info.audit_error);
+    pack_cstr(pk, ELIG_KEY_AUDIT);
+    if (!c->info.audit_on) {
+        msgpack_pack_nil(pk);
+    } else {
+        msgpack_pack_map(pk, 4);
+        pack_kv_u64(pk, ELIG_KEY_AUDIT_WRITTEN, c->info.audit_written);
+        pack_kv_u64(pk, ELIG_KEY_AUDIT_BACKLOG, c->info.audit_backlog);
+        pack_kv_u64(pk, ELIG_KEY_AUDIT_LOST, c->info.audit_lost);
+        pack_kv_u64(pk, ELIG_KEY_AUDIT_REFUSED, c->info.audit_refused);
+    }
 }
 
 /* reload: {snapshot, content_sha256} of the snapshot serving now. */

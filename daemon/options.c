@@ -28,6 +28,7 @@ typedef enum {
     K_LISTEN,  /* HOST:PORT into listen_host and listen_port */
     K_METRICS, /* HOST:PORT or PORT into metrics_host and metrics_port */
     K_LOGLEVEL,
+    K_CHOICE,  /* int: the index of the value among arg's `a|b|...` words */
     K_LOGFORMAT,
     K_LOAD,    /* bool: "copy" true, "map" false */
     K_CLI,     /* command line only: handled in options_parse */
@@ -83,6 +84,22 @@ static const option table[] = {
      "serve GET /metrics (Prometheus) and GET /health over HTTP here; a port alone means 127.0.0.1:PORT "
      "(default: off)"},
     {"log-level", K_LOGLEVEL, 0, 0, 0, "LEVEL", "debug, info, warn or error (default info)"},
+    {"audit-dir", K_STR, OFF(audit_dir), 0, 0, "DIR",
+     "keep the audit trail (a record of every answered check item, household, auth and reload) in "
+     "segment files under DIR, created 0700 if missing; SIGUSR1 starts a new segment (docs/AUDIT.md)"},
+    {"audit-full", K_CHOICE, OFF(audit_full), 0, 0, "closed|drop",
+     "when records cannot be queued (the disk is full or too slow): closed answers unavailable, drop "
+     "answers and counts the records lost (default closed)"},
+    {"audit-sync-ms", K_U32, OFF(audit_sync_ms), 1, 3600000, "MS",
+     "fdatasync the audit segment at most this many milliseconds apart (default 1000)"},
+    {"audit-segment-mb", K_U32, OFF(audit_segment_mb), 1, 1048576, "MB",
+     "start a new audit segment once the current one reaches this size (default 64)"},
+    {"audit-compress", K_CHOICE, OFF(audit_compress), 0, 0, "zstd|none",
+     "compress the audit blocks with zstd (about 3x smaller, more writer CPU) or not (default zstd; "
+     "docs/BENCHMARKS.md has both)"},
+    {"audit-buffer", K_SIZE, OFF(audit_buffer), 65536, 1ull << 36, "BYTES",
+     "audit records each worker may queue ahead of the writer, in bytes; must hold one whole batch "
+     "(default 16777216)"},
     {"log-format", K_LOGFORMAT, 0, 0, 0, "FORMAT",
      "text (one `TIME LEVEL message` line per event) or json (one object per line) (default text)"},
     {"config", K_CLI, 0, 0, 0, "PATH",
@@ -232,6 +249,24 @@ static bool set(const option *o, const char *value, server_config *cfg, char *er
         log_set_level((log_level)level);
         return true;
     }
+    case K_CHOICE: {
+        /* o->arg is `a|b|...`: the value must be one of the words. */
+        int i = 0;
+        for (const char *w = o->arg; *w; i++) {
+            size_t wl = strcspn(w, "|");
+            if (strlen(value) == wl && strncmp(value, w, wl) == 0) {
+                *(int *)field(cfg, o) = i;
+                return true;
+            }
+            w += wl + (w[wl] == '|');
+        }
+        char words[64];
+        snprintf(words, sizeof words, "%s", o->arg);
+        for (char *c = words; *c; c++)
+            if (*c == '|')
+                *c = ',';
+        return snprintf(err, ERR_MAX, "'%s' is not one of %s", value, words), false;
+    }
     case K_LOGFORMAT: {
         int f = log_format_parse(value);
         if (f < 0)
@@ -335,7 +370,7 @@ void options_usage(FILE *out) {
           "\n"
           "Answers eligibility queries (msgpack-RPC) from an LMDB snapshot built by\n"
           "elig-snapshot. SIGHUP reloads the snapshot at PATH; SIGTERM or SIGINT drain\n"
-          "(answer what was received, then exit 0).\n"
+          "(answer what was received, then exit 0); SIGUSR1 starts a new audit segment.\n"
           "\n",
           out);
     for (size_t i = 0; i < N_OPTIONS; i++) {
@@ -417,6 +452,9 @@ options_action options_parse(int argc, char **argv, server_config *cfg) {
         .idle_timeout_ms = 300000,
         .drain_timeout_ms = 10000,
         .snapshot_copy = true,
+        .audit_sync_ms = 1000,
+        .audit_segment_mb = 64,
+        .audit_buffer = 16u << 20,
     };
     struct option longopts[N_OPTIONS + 1];
     for (size_t i = 0; i < N_OPTIONS; i++) {

@@ -56,6 +56,7 @@ int query_handle(query_ctx *q, const session *s, const mpr_request *m, buf *out)
             return QUERY_DEFERRED;
     }
     call_answer(&c, &q->answer, s);
+    audit_record(q->audit, &c, s);
     count_outcome(q->stats, &c);
     return call_encode(&c, out);
 }

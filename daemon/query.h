@@ -14,6 +14,7 @@
 #define ELIGD_QUERY_H
 
 #include "answer.h"
+#include "audit.h"
 #include "buf.h"
 #include "call.h"
 #include "session.h"
@@ -22,6 +23,7 @@
 typedef struct {
     answer_ctx answer;
     call_scratch scratch;
+    audit_ring *audit; /* the worker's ring; NULL without --audit-dir */
     stats *stats; /* the worker's counters; NULL counts nothing */
 } query_ctx;
 

@@ -230,8 +230,21 @@ static int write_ready_file(const char *path, int port) {
 
 static void drain_all(server *srv);
 
-int server_reload(server *srv, call_reload *out) {
+int server_reload(server *srv, call_reload *out) { return server_reload_as(srv, NULL, out); }
+
+int server_reload_as(server *srv, const session *who, call_reload *out) {
     uv_mutex_lock(&srv->reload_mu);
+    /* The audit record's room first: no reload without its record. */
+    if (audit_reload_begin(srv->audit) != 0) {
+        log_error("reload refused: the audit trail cannot queue its record");
+        if (out) {
+            memset(out, 0, sizeof *out);
+            out->rc = -EAGAIN;
+            snprintf(out->error, sizeof out->error, "audit trail unavailable: the reload's record cannot be queued");
+        }
+        uv_mutex_unlock(&srv->reload_mu);
+        return -EAGAIN;
+    }
     notify(srv, "RELOADING=1\n");
     int rc = snap_holder_reload(&srv->snaps);
     if (rc == 0) {
@@ -242,30 +255,34 @@ int server_reload(server *srv, call_reload *out) {
     } else {
         atomic_fetch_add(&srv->reloads_failed, 1);
     }
-    if (out) {
-        memset(out, 0, sizeof *out);
-        out->rc = rc;
-        uint64_t gen;
-        snap_ref *ref = snap_holder_acquire(&srv->snaps, &gen);
-        const elig_meta *m = elig_snap_meta(ref->snap);
-        snprintf(out->snapshot, sizeof out->snapshot, "%s", m->id);
-        const char *sha = snapmeta_content_sha256(m);
-        snprintf(out->content_sha256, sizeof out->content_sha256, "%s", sha ? sha : "");
-        snap_ref_release(ref);
-        if (rc != 0)
-            snap_holder_reload_error(&srv->snaps, out->error, sizeof out->error);
-    }
+    call_reload r;
+    memset(&r, 0, sizeof r);
+    r.rc = rc;
+    uint64_t gen;
+    snap_ref *ref = snap_holder_acquire(&srv->snaps, &gen);
+    const elig_meta *m = elig_snap_meta(ref->snap);
+    snprintf(r.snapshot, sizeof r.snapshot, "%s", m->id);
+    const char *sha = snapmeta_content_sha256(m);
+    snprintf(r.content_sha256, sizeof r.content_sha256, "%s", sha ? sha : "");
+    snap_ref_release(ref);
+    if (rc != 0)
+        snap_holder_reload_error(&srv->snaps, r.error, sizeof r.error);
+    audit_reload_end(srv->audit, who, rc, r.snapshot, rc == 0 ? NULL : r.error);
+    if (out)
+        *out = r;
     notify(srv, "READY=1\n");
     uv_mutex_unlock(&srv->reload_mu);
     return rc;
 }
 
-int server_reload_request(server *srv, int worker_index, uint64_t conn_id, uint32_t msgid) {
+int server_reload_request(server *srv, int worker_index, const session *s, uint32_t msgid) {
     reload_ticket *t = elig_calloc(1, sizeof *t);
     if (!t)
         return ELIG_ENOMEM;
     t->worker = worker_index;
-    t->conn_id = conn_id;
+    t->conn_id = s->conn_id;
+    snprintf(t->peer, sizeof t->peer, "%s", s->peer);
+    t->channel = s->channel;
     t->msgid = msgid;
     uv_mutex_lock(&srv->reload_q_mu);
     t->next = srv->reload_q;
@@ -287,8 +304,16 @@ static void on_reload_request(uv_async_t *a) {
     if (!t)
         return;
     log_info("reload method: reloading the snapshot at %s", srv->cfg.snapshot_path);
+    /* One reload for all of them; a record for each who asked. */
     call_reload r;
-    server_reload(srv, &r);
+    session who = {.conn_id = t->conn_id, .channel = t->channel};
+    snprintf(who.peer, sizeof who.peer, "%s", t->peer);
+    if (server_reload_as(srv, &who, &r) != -EAGAIN)
+        for (reload_ticket *o = t->next; o; o = o->next) {
+            session also = {.conn_id = o->conn_id, .channel = o->channel};
+            snprintf(also.peer, sizeof also.peer, "%s", o->peer);
+            audit_reload_end(srv->audit, &also, r.rc, r.snapshot, r.rc == 0 ? NULL : r.error);
+        }
     while (t) {
         reload_ticket *next = t->next;
         t->result = r;
@@ -357,6 +382,13 @@ static void on_signal(uv_signal_t *h, int signum) {
         server_reload(srv, NULL);
         return;
     }
+    if (signum == SIGUSR1) {
+        if (srv->audit) {
+            log_info("SIGUSR1: starting a new audit segment");
+            audit_rotate(srv->audit);
+        }
+        return;
+    }
     if (srv->draining)
         return;
     log_info("%s: draining (at most %llu ms)", signum == SIGTERM ? "SIGTERM" : "SIGINT",
@@ -392,6 +424,7 @@ static void on_worker_done(uv_async_t *a) {
     uv_close((uv_handle_t *)&srv->sighup, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
     uv_close((uv_handle_t *)&srv->sigint, NULL);
+    uv_close((uv_handle_t *)&srv->sigusr1, NULL);
     uv_close((uv_handle_t *)&srv->drain_timer, NULL);
     uv_close((uv_handle_t *)&srv->worker_done, NULL);
     uv_close((uv_handle_t *)&srv->reload_async, NULL);
@@ -402,10 +435,12 @@ static int main_loop_init(server *srv) {
     uv_signal_init(&srv->loop, &srv->sighup);
     uv_signal_init(&srv->loop, &srv->sigterm);
     uv_signal_init(&srv->loop, &srv->sigint);
-    srv->sighup.data = srv->sigterm.data = srv->sigint.data = srv;
+    uv_signal_init(&srv->loop, &srv->sigusr1);
+    srv->sighup.data = srv->sigterm.data = srv->sigint.data = srv->sigusr1.data = srv;
     uv_signal_start(&srv->sighup, on_signal, SIGHUP);
     uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
     uv_signal_start(&srv->sigint, on_signal, SIGINT);
+    uv_signal_start(&srv->sigusr1, on_signal, SIGUSR1); /* audit: a new segment */
     uv_timer_init(&srv->loop, &srv->drain_timer);
     srv->drain_timer.data = srv;
     uv_async_init(&srv->loop, &srv->worker_done, on_worker_done);
@@ -483,8 +518,32 @@ int server_check_config(const server_config *cfg) {
         log_error("cannot open snapshot: %s", err);
         return 1;
     }
-    log_info("configuration ok: snapshot %s", elig_snap_meta(snap)->id);
+    char id[ELIG_WIRE_SNAPSHOT_ID_MAX + 1];
+    snprintf(id, sizeof id, "%s", elig_snap_meta(snap)->id);
     elig_snap_close(snap);
+    if (cfg->audit_dir) {
+        /* Missing is fine (eligd creates it); anything else must be a
+         * directory eligd can write in. */
+        struct stat st;
+        const char *why = NULL;
+        if (stat(cfg->audit_dir, &st) != 0)
+            why = errno == ENOENT ? NULL : strerror(errno);
+        else if (!S_ISDIR(st.st_mode))
+            why = "not a directory";
+        else if (access(cfg->audit_dir, W_OK | X_OK) != 0)
+            why = strerror(errno);
+        if (why) {
+            log_error("--audit-dir %s: %s", cfg->audit_dir, why);
+            return 1;
+        }
+        if (cfg->audit_buffer < audit_min_buffer(cfg->max_batch)) {
+            log_error("--audit-buffer %zu is too small to hold a batch of --max-batch %u records: at least %zu",
+                      cfg->audit_buffer, cfg->max_batch, audit_min_buffer(cfg->max_batch));
+            return 1;
+        }
+    }
+    log_info("configuration ok: snapshot %s%s%s", id, cfg->audit_dir ? ", audit trail in " : "",
+             cfg->audit_dir ? cfg->audit_dir : "");
     return 0;
 }
 
@@ -542,6 +601,20 @@ int server_run(const server_config *cfg) {
     atomic_store(&srv.loaded_at_ms, wall_ms());
     atomic_store(&srv.snaps_ready, true);
     srv.nworkers = cfg->threads;
+    if (cfg->audit_dir) {
+        audit_config ac = {
+            .dir = cfg->audit_dir,
+            .full = (audit_full_mode)cfg->audit_full,
+            .sync_ms = cfg->audit_sync_ms,
+            .segment_mb = cfg->audit_segment_mb,
+            .buffer = cfg->audit_buffer,
+            .compress = cfg->audit_compress == 0,
+            .workers = srv.nworkers,
+            .max_batch = cfg->max_batch,
+        };
+        if (audit_open(&ac, &srv.audit) != 0)
+            return 1; /* logged */
+    }
     srv.workers = alloc_workers(srv.nworkers);
     main_loop_init(&srv);
     int port;
@@ -569,6 +642,8 @@ int server_run(const server_config *cfg) {
         worker_destroy(&srv.workers[i]);
     }
     free(srv.workers);
+    /* Every worker has ended: no record can come any more. Write them all. */
+    audit_close(srv.audit, srv.cfg.drain_timeout_ms);
     uv_loop_close(&srv.loop);
     snap_holder_destroy(&srv.snaps);
     unlink_own_socket(&srv);

@@ -10,7 +10,9 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "audit.h"
 #include "call.h"
+#include "session.h"
 #include "snapshot.h"
 #include "stats.h"
 
@@ -34,6 +36,13 @@ typedef struct {
     bool verify;        /* --verify */
     bool snapshot_copy; /* --snapshot-load copy (the default) or map */
     const char *ready_file;
+    /* The audit trail (SPEC 7, audit.h); no trail when audit_dir is NULL. */
+    const char *audit_dir;
+    int audit_full;          /* audit_full_mode */
+    uint32_t audit_sync_ms;
+    uint32_t audit_segment_mb;
+    size_t audit_buffer;     /* bytes of each worker's record ring */
+    int audit_compress;      /* 0 zstd, 1 none */
     const char *metrics_host; /* --metrics-listen; NULL: no metrics listener */
     int metrics_port;
 } server_config;
@@ -61,6 +70,8 @@ typedef struct reload_ticket {
     struct reload_ticket *next;
     int worker;
     uint64_t conn_id;
+    char peer[64];       /* who asked, for the audit record (session.peer) */
+    const char *channel; /* session.channel: static or channel-table storage */
     uint32_t msgid;
     call_reload result;
 } reload_ticket;
@@ -79,7 +90,8 @@ typedef struct server {
     atomic_uint_fast64_t next_conn_id;
     uint64_t start_ms;
     uv_loop_t loop; /* the main thread's: signals and shutdown only */
-    uv_signal_t sighup, sigterm, sigint;
+    uv_signal_t sighup, sigterm, sigint, sigusr1;
+    audit *audit; /* NULL without --audit-dir */
     uv_async_t worker_done;
     uv_timer_t drain_timer;
     int workers_done;
@@ -111,11 +123,17 @@ int server_run(const server_config *cfg);
  * it gets the snapshot serving afterwards and, on failure, the reason.
  * Logs either way and counts the result. */
 int server_reload(server *srv, call_reload *out);
+/* The same, on behalf of `who` (the session of a `reload` request; NULL
+ * for a signal), whom its audit record names (audit.h). When that record
+ * cannot be queued and --audit-full is closed, nothing is reloaded and
+ * -EAGAIN is returned (out says why: answer `unavailable`). */
+int server_reload_as(server *srv, const session *who, call_reload *out);
 
-/* From worker number worker_index: connection conn_id asks, with request msgid, for a
- * reload. The main thread does it and hands the result back with
+/* From worker number worker_index: the connection of session s asks, with
+ * request msgid, for a reload. The main thread does it (recorded in the
+ * audit trail in s's name) and hands the result back with
  * worker_reload_done. 0, or ELIG_ENOMEM (nothing queued). */
-int server_reload_request(server *srv, int worker_index, uint64_t conn_id, uint32_t msgid);
+int server_reload_request(server *srv, int worker_index, const session *s, uint32_t msgid);
 
 /* Adds up the workers' counters (zeros while starting). Any thread. */
 void server_stats(server *srv, stats_totals *out);

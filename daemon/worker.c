@@ -181,6 +181,7 @@ int worker_init(worker *w, server *srv, int index, int tcp_fd, int unix_fd) {
     atomic_init(&w->done, false);
     w->qctx.answer.server_info = server_info_cb;
     w->qctx.answer.server_info_ud = w;
+    w->qctx.audit = audit_worker_ring(srv->audit, index);
     w->qctx.answer.stats = &w->st;
     w->qctx.stats = &w->st;
     int rc;
@@ -259,6 +260,16 @@ static void server_info_cb(void *ud, call_server_info *out) {
     out->uptime_s = (server_now_ms() - srv->start_ms) / 1000;
     snap_holder_reload_error(&srv->snaps, w->reload_error, sizeof w->reload_error);
     out->reload_error = w->reload_error[0] ? w->reload_error : NULL;
+    out->audit_error = audit_error(srv->audit, w->audit_error, sizeof w->audit_error);
+    if (srv->audit) {
+        audit_stats st;
+        audit_get_stats(srv->audit, &st);
+        out->audit_on = true;
+        out->audit_backlog = st.backlog;
+        out->audit_lost = st.lost;
+        out->audit_refused = st.refused;
+        out->audit_written = st.written;
+    }
     out->health = server_health_name(server_health(srv, &t, NULL, 0));
     out->generation = snap_holder_generation(&srv->snaps);
     out->read_errors = t.read_errors;

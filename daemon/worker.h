@@ -53,6 +53,7 @@ struct worker {
     uint64_t snap_gen;
     query_ctx qctx;
     char reload_error[256];
+    char audit_error[320];
 
     char *rbuf;  /* WORKER_READ_CHUNK bytes, lent to one read at a time */
     buf out;     /* responses of one read, before they go to the socket */

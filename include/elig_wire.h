@@ -131,6 +131,12 @@ typedef enum { ELIG_MEMBER_ALIVE = 0, ELIG_MEMBER_DECEASED = 1 } elig_member_sta
 #define ELIG_KEY_CONNECTIONS "connections"
 #define ELIG_KEY_REQUESTS "requests"
 #define ELIG_KEY_RELOAD_ERROR "reload_error"
+#define ELIG_KEY_AUDIT_ERROR "audit_error" /* info: why the audit trail cannot be written, or nil */
+#define ELIG_KEY_AUDIT "audit"             /* info: nil without --audit-dir, else a map of: */
+#define ELIG_KEY_AUDIT_WRITTEN "written"   /*   records written to segment files since start */
+#define ELIG_KEY_AUDIT_BACKLOG "backlog"   /*   records queued, not yet written */
+#define ELIG_KEY_AUDIT_LOST "lost"         /*   --audit-full drop: answered without a record */
+#define ELIG_KEY_AUDIT_REFUSED "refused"   /*   requests answered unavailable: no room for their records */
 #define ELIG_KEY_HEALTH "health"
 #define ELIG_KEY_CONTENT_SHA256 "content_sha256"
 #define ELIG_KEY_GENERATION "generation"

@@ -407,8 +407,9 @@ static int open_impl(const char *path, unsigned flags, const unsigned char *pub,
     }
     else if (trc == 0 && (flags & ELIG_SNAP_VERIFY))
         rc = check_sum(fd, &s->trailer, path, err, errlen);
-    if (rc == 0)
-        rc = check_lmdb_meta(s->fd, trc ? (uint64_t)st.st_size : s->trailer.covered, path, err, errlen);
+    if (rc == 0 && (rc = check_lmdb_meta(s->fd, trc ? (uint64_t)st.st_size : s->trailer.covered, path, err,
+                                         errlen)) != 0 && trc)
+        rc = fail(err, errlen, trc, "%s: %s", path, why); /* no trailer either: not one of ours */
     if (rc != 0)
         goto bad;
     if ((rc = open_lmdb(s, path)) != 0) {

@@ -48,7 +48,9 @@ INFO_KEYS = {"version", "snapshot", "created", "households", "members",
              "enrollments", "uptime_s", "connections", "requests",
              "reload_error",
              # SPEC 9
-             "health", "content_sha256", "generation", "read_errors", "programs"}
+             "health", "content_sha256", "generation", "read_errors", "programs",
+             # SPEC 7 (docs/AUDIT.md)
+             "audit_error", "audit"}
 HEALTH_STATES = {"ok", "degraded", "draining", "starting"}
 REASONS = {"eligible", "not_found", "member_deceased", "household_suspended",
            "household_graduated", "household_terminated", "not_enrolled",
