@@ -19,8 +19,9 @@ running that same file (only addresses, ports and the host-specific lines of
 through HAProxy for the whole test. Meanwhile elig-rollout moves the three
 replicas to snapshot B, and once it has moved r1, r1 is killed with SIGKILL
 and restarted (on B, the file now at its path) while the rollout goes on to
-r2 and r3. Asserted: the rollout exits 0; HAProxy saw r1 go down and come
-back and cut sessions on it; the driver counts zero failed queries, every
+r2 and r3; after the rollout r2 is stopped with SIGTERM (a drain) and
+started again. Asserted: the rollout exits 0; HAProxy saw r1 go down and come
+back, and sessions carrying load ended on r1 and r2 (none on r3); the driver counts zero failed queries, every
 answer from A or B and right for the snapshot that gave it (expected answers
 from tests/daemon/eligtest.py's hand-written CASES, for each variant), and
 every query queued after the rollout (and r1 back up) answered by B.
@@ -321,7 +322,15 @@ class PromiseTest(unittest.TestCase):
                              "r%d after the rollout" % (i + 1))
 
         driver.send_signal(signal.SIGUSR1)  # from now on, only B
-        time.sleep(1.5)
+        time.sleep(0.5)
+        # a drain under load too: r2 stopped with SIGTERM (listeners closed,
+        # what it read answered, connections closed), then started again
+        daemons[1].stop(signal.SIGTERM)
+        hp.wait_status({"r2": "DOWN"}, timeout=10)
+        daemons[1] = replica(1, paths[1], work, port, metrics_port, "eligd-r2-again").start()
+        self.addCleanup(daemons[1].kill)
+        hp.wait_status({"r1": "UP", "r2": "UP", "r3": "UP"})
+        time.sleep(0.5)
         during = hp.log()  # what HAProxy logged while the driver's connections were all open
         driver.send_signal(signal.SIGTERM)
         rc = driver.wait(timeout=60)
@@ -351,7 +360,8 @@ class PromiseTest(unittest.TestCase):
         cut = re.findall(r" eligd eligd/r1 \S+ (\d+) ", during)
         self.assertTrue(cut and all(int(n) > 0 for n in cut),
                         "no loaded session on r1 ended during the run:\n" + during[-3000:])
-        self.assertNotRegex(during, r" eligd eligd/r[23] ", "a session on r2 or r3 ended during the run")
+        self.assertRegex(during, r" eligd eligd/r2 \S+ [1-9]\d* ", "the drain of r2 closed no loaded session")
+        self.assertNotRegex(during, r" eligd eligd/r3 ", "a session on r3 ended during the run")
 
 
 if __name__ == "__main__":
