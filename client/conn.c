@@ -391,11 +391,18 @@ static int reconnect(eligc_conn *c) {
 /* The connection broke: drop it and move on to the next server. */
 static void broken(eligc_conn *c, const char *why) {
     snprintf(c->lost_msg, sizeof c->lost_msg, "connection lost: %s: %s", c->servers[c->cur], why);
+    bool reload = c->q_done < c->q_len && q_at(c, c->q_done)->method == ELIG_METHOD_RELOAD;
     close_fd(c);
     drop_partial(c);
     c->tries++;
     c->lost = true;
     next_server(c);
+    if (reload) { /* never sent again: to another server it would reload that one */
+        char msg[300];
+        snprintf(msg, sizeof msg, "%s; a reload is not sent again: ask the server whether it reloaded",
+                 c->lost_msg);
+        fail_live(c, ELIGC_ECONNLOST, msg);
+    }
 }
 
 /* Whether the oldest live request may be sent again after an

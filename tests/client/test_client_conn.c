@@ -421,6 +421,27 @@ static void test_unavailable_everywhere(void **state) {
     fake_stop(f);
 }
 
+/* A reload whose connection broke is not sent again (to the next server it
+ * would reload another one): ECONNLOST at once, saying so. */
+static void test_reload_lost_not_resent(void **state) {
+    (void)state;
+    fake_config ca = {.name = "A", .mode = FAKE_ANSWER, .die_after = 1, .half_answer = true};
+    fake_server *fa = fake_start(&ca);
+    fake_server *fb = start("B", FAKE_ANSWER);
+    const char *s[] = {fake_addr(fa), fake_addr(fb)};
+    eligc_conn *c = open_list(s, 2, 5000);
+    assert_int_equal(eligc_ping(c), 0);
+    eligc_reload_result r;
+    assert_int_equal(eligc_reload(c, &r), ELIGC_ECONNLOST);
+    assert_non_null(strstr(eligc_errmsg(c), "a reload is not sent again"));
+    assert_int_equal(fake_received(fb), 0);
+    assert_int_equal(eligc_ping(c), 0); /* the handle goes on, at B */
+    assert_int_equal(fake_received(fb), 1);
+    eligc_close(c);
+    fake_stop(fa);
+    fake_stop(fb);
+}
+
 /* A reload answered `unavailable` failed: it is reported at once, never
  * sent again (not even to another server). */
 static void test_reload_unavailable_not_resent(void **state) {
@@ -625,6 +646,7 @@ int main(void) {
         cmocka_unit_test(test_unavailable_goes_to_next_server),
         cmocka_unit_test(test_unavailable_everywhere),
         cmocka_unit_test(test_reload_unavailable_not_resent),
+        cmocka_unit_test(test_reload_lost_not_resent),
         cmocka_unit_test(test_pipelined_across_hangups),
         cmocka_unit_test(test_timeout_then_fallback),
         cmocka_unit_test(test_timeout_fails_each_pending),
