@@ -16,11 +16,20 @@
  * not when it was sent (coordinated omission corrected, as in wrk2).
  *
  * --redis speaks RESP instead: `GET kind:id` for check (the peers script
- * loads one precomputed answer per id), MGET for check_batch, PING. */
+ * loads one precomputed answer per id), MGET for check_batch, PING.
+ *
+ * --tls speaks TLS (OpenSSL on the same non-blocking sockets: each write
+ * of queued requests is one SSL_write, each readable event is drained with
+ * SSL_read); --channel NAME --token-file PATH sends `auth` on every
+ * connection before it is measured (SPEC 6). --method connect measures
+ * connection set-up instead: each thread connects, handshakes, (auths),
+ * pings and closes in a loop, with --resume reusing the TLS session. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -45,8 +54,8 @@
 
 #define BENCH_VERSION "0.1.0"
 
-typedef enum { M_CHECK, M_CHECK_BATCH, M_HOUSEHOLD, M_PING } bench_method;
-static const char *const method_names[] = {"check", "check_batch", "household", "ping"};
+typedef enum { M_CHECK, M_CHECK_BATCH, M_HOUSEHOLD, M_PING, M_CONNECT } bench_method;
+static const char *const method_names[] = {"check", "check_batch", "household", "ping", "connect"};
 
 /* Counters beyond the server's own error codes (1-6). */
 enum {
@@ -74,6 +83,8 @@ typedef struct {
     double miss_ratio;
     bool zipf, json, redis, verify;
     uint64_t seed;
+    bool tls, resume;
+    const char *tls_ca, *channel, *token_file;
 } config;
 
 static config cfg = {
@@ -103,6 +114,7 @@ typedef struct bthread bthread;
 
 typedef struct {
     int fd;
+    SSL *ssl; /* --tls */
     bool dead, want_out, dirty;
     uint8_t *out;
     size_t out_len, out_off, out_cap;
@@ -131,6 +143,7 @@ struct bthread {
     /* results */
     uint64_t quota; /* -n: this thread's share of the measured responses */
     uint64_t measured, answers, all_responses;
+    uint64_t resumed; /* --method connect --tls: handshakes that resumed a session */
     uint64_t last_ns; /* time of the last measured response */
     uint64_t errors[ERR_SLOTS];
     uint64_t reasons[ELIG_REASON_COUNT + 1]; /* --verify; last slot: unknown */
@@ -221,6 +234,7 @@ static uint8_t *encode(bthread *t, bconn *c, uint8_t *p) {
     p = mpw_str(p, m, (uint32_t)strlen(m));
     switch (cfg.method) {
     case M_PING:
+    case M_CONNECT: /* not encoded here: connect_loop writes its own ping */
         return mpw_array(p, 0);
     case M_CHECK:
         t->misses_sent += keys_pick(&keys, &t->r, &kind, id);
@@ -255,6 +269,8 @@ static void conn_fail(bthread *t, bconn *c, int why) {
     epoll_ctl(t->ep, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     c->fd = -1;
+    SSL_free(c->ssl);
+    c->ssl = NULL;
 }
 
 static void set_out_interest(bthread *t, bconn *c, bool on) {
@@ -265,10 +281,38 @@ static void set_out_interest(bthread *t, bconn *c, bool on) {
     c->want_out = on;
 }
 
+/* send(2) or SSL_write: > 0 bytes, or -1 with errno (EAGAIN: later). */
+static ssize_t bsend(bconn *c, const void *p, size_t n) {
+    if (!c->ssl)
+        return send(c->fd, p, n, MSG_NOSIGNAL);
+    int r = SSL_write(c->ssl, p, (int)n);
+    if (r > 0)
+        return r;
+    int e = SSL_get_error(c->ssl, r);
+    ERR_clear_error();
+    errno = e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ ? EAGAIN : EPROTO;
+    return -1;
+}
+
+/* recv(2) or SSL_read: > 0 bytes, 0 closed, or -1 with errno. */
+static ssize_t brecv(bconn *c, void *p, size_t n) {
+    if (!c->ssl)
+        return recv(c->fd, p, n, 0);
+    int r = SSL_read(c->ssl, p, (int)n);
+    if (r > 0)
+        return r;
+    int e = SSL_get_error(c->ssl, r);
+    ERR_clear_error();
+    if (e == SSL_ERROR_ZERO_RETURN)
+        return 0;
+    errno = e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? EAGAIN : EPROTO;
+    return -1;
+}
+
 /* Writes what is buffered; leaves the rest for EPOLLOUT. */
 static void flush_out(bthread *t, bconn *c) {
     while (c->out_off < c->out_len) {
-        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        ssize_t n = bsend(c, c->out + c->out_off, c->out_len - c->out_off);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 set_out_interest(t, c, true);
@@ -437,30 +481,133 @@ static void consume_input(bthread *t, bconn *c, uint64_t now) {
 }
 
 static void on_readable(bthread *t, bconn *c, uint64_t now) {
-    if (c->in_cap - c->in_len < 4096) {
-        /* A response larger than any so far: the one growth path. */
-        size_t cap = c->in_cap * 2;
-        uint8_t *p = realloc(c->in, cap);
-        if (!p)
-            fatal("out of memory growing an input buffer to %zu bytes", cap);
-        c->in = p;
-        c->in_cap = cap;
-    }
-    ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
-    if (n <= 0) {
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+    /* Plain: one recv per event (epoll is level-triggered). TLS: on while
+     * OpenSSL holds bytes it has read (they would raise no event); what is
+     * still in the kernel raises the next one. */
+    for (bool more = true; more;) {
+        if (c->in_cap - c->in_len < 4096) {
+            /* A response larger than any so far: the one growth path. */
+            size_t cap = c->in_cap * 2;
+            uint8_t *p = realloc(c->in, cap);
+            if (!p)
+                fatal("out of memory growing an input buffer to %zu bytes", cap);
+            c->in = p;
+            c->in_cap = cap;
+        }
+        ssize_t n = brecv(c, c->in + c->in_len, c->in_cap - c->in_len);
+        if (n <= 0) {
+            if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                break;
+            conn_fail(t, c, ERR_CLOSED);
             return;
-        conn_fail(t, c, ERR_CLOSED);
-        return;
+        }
+        c->in_len += (size_t)n;
+        consume_input(t, c, now);
+        if (c->dead)
+            return;
+        more = c->ssl && SSL_has_pending(c->ssl);
     }
-    c->in_len += (size_t)n;
-    consume_input(t, c, now);
-    if (c->dead)
-        return;
     if (cfg.rate > 0)
         fill_open(t, c);
     else
         fill_closed(t, c, now);
+}
+
+/* ---- TLS and auth (SPEC 6) --------------------------------------------- */
+
+static SSL_CTX *tls_ctx;
+static char token[1100];
+
+static void tls_init(void) {
+    if (!(tls_ctx = SSL_CTX_new(TLS_client_method())))
+        fatal("cannot create a TLS context");
+    SSL_CTX_set_min_proto_version(tls_ctx, TLS1_2_VERSION);
+    SSL_CTX_set_mode(tls_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_session_cache_mode(tls_ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
+    if (cfg.tls_ca) {
+        if (SSL_CTX_load_verify_locations(tls_ctx, cfg.tls_ca, NULL) != 1)
+            fatal("--tls-ca %s: cannot load it", cfg.tls_ca);
+        SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_PEER, NULL);
+    }
+}
+
+static void load_token(void) {
+    FILE *f = fopen(cfg.token_file, "r");
+    if (!f)
+        fatal("--token-file %s: %s", cfg.token_file, strerror(errno));
+    if (!fgets(token, sizeof token, f))
+        token[0] = '\0';
+    fclose(f);
+    token[strcspn(token, "\r\n")] = '\0';
+    if (!token[0])
+        fatal("--token-file %s: the first line is empty", cfg.token_file);
+}
+
+/* On a blocking socket: TLS (resuming *sess when given) and auth. 0, or
+ * -1 with why. On success with sess, *sess may be updated for the next. */
+static int secure(int fd, SSL **out, SSL_SESSION **sess, char *why, size_t n) {
+    SSL *ssl = NULL;
+    if (cfg.tls) {
+        if (!(ssl = SSL_new(tls_ctx)) || SSL_set_fd(ssl, fd) != 1) {
+            snprintf(why, n, "out of memory for TLS");
+            goto fail;
+        }
+        SSL_set_tlsext_host_name(ssl, cfg.host);
+        if (sess && *sess)
+            SSL_set_session(ssl, *sess);
+        if (SSL_connect(ssl) != 1) {
+            unsigned long e = ERR_get_error();
+            snprintf(why, n, "TLS handshake: %s", e ? ERR_reason_error_string(e) : "failed");
+            goto fail;
+        }
+    }
+    if (cfg.channel) {
+        uint8_t req[1300], *p = req, in[2048];
+        p = mpw_array(p, 4);
+        *p++ = ELIG_MSG_REQUEST;
+        p = mpw_uint(p, UINT32_MAX);
+        p = mpw_str(p, "auth", 4);
+        p = mpw_array(p, 2);
+        p = mpw_str(p, cfg.channel, (uint32_t)strlen(cfg.channel));
+        p = mpw_str(p, token, (uint32_t)strlen(token));
+        bconn tmp = {.fd = fd, .ssl = ssl};
+        size_t len = (size_t)(p - req), got = 0;
+        for (size_t off = 0; off < len;) {
+            ssize_t k = bsend(&tmp, req + off, len - off);
+            if (k <= 0) {
+                snprintf(why, n, "auth: write failed");
+                goto fail;
+            }
+            off += (size_t)k;
+        }
+        long size = 0;
+        while ((size = mpr_frame(in, got, sizeof in)) == 0) {
+            ssize_t k = brecv(&tmp, in + got, sizeof in - got);
+            if (k <= 0) {
+                snprintf(why, n, "auth: no answer");
+                goto fail;
+            }
+            got += (size_t)k;
+        }
+        mpr_response r;
+        if (size < 0 || !mpr_response_parse(in, (size_t)size, &r) || r.errcode) {
+            snprintf(why, n, "auth as channel %s refused", cfg.channel);
+            goto fail;
+        }
+    }
+    if (sess && ssl) {
+        SSL_SESSION *s = SSL_get1_session(ssl);
+        if (s) {
+            SSL_SESSION_free(*sess);
+            *sess = s;
+        }
+    }
+    *out = ssl;
+    return 0;
+fail:
+    SSL_free(ssl);
+    ERR_clear_error();
+    return -1;
 }
 
 /* A blocking connect, then non-blocking for the loop. The fd, or -errno. */
@@ -522,6 +669,18 @@ static void conn_init(bthread *t, bconn *c, uint32_t index) {
         c->fd = -1;
         return;
     }
+    if (cfg.tls || cfg.channel) {
+        char why[200];
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+        if (secure(fd, &c->ssl, NULL, why, sizeof why) != 0) {
+            snprintf(t->fail, sizeof t->fail, "%s", why);
+            close(fd);
+            c->dead = true;
+            c->fd = -1;
+            return;
+        }
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    }
     c->fd = fd;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
     epoll_ctl(t->ep, EPOLL_CTL_ADD, fd, &ev);
@@ -564,8 +723,84 @@ static uint64_t outstanding(const bthread *t) {
     return n;
 }
 
+/* --method connect: connect, TLS, auth, one ping, close; in a loop. */
+static void connect_loop(bthread *t) {
+    SSL_SESSION *sess = NULL;
+    uint64_t now = now_ns();
+    t->last_progress = now;
+    while (!thread_done(t, now)) {
+        uint64_t t0 = now;
+        char why[200];
+        int fd = connect_one();
+        SSL *ssl = NULL;
+        if (fd < 0) {
+            snprintf(t->fail, sizeof t->fail, "cannot connect: %s", strerror(-fd));
+            t->errors[ERR_CLOSED]++;
+            break;
+        }
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+        if (secure(fd, &ssl, cfg.resume ? &sess : NULL, why, sizeof why) != 0) {
+            snprintf(t->fail, sizeof t->fail, "%s", why);
+            t->errors[ERR_CLOSED]++;
+            close(fd);
+            break;
+        }
+        bconn tmp = {.fd = fd, .ssl = ssl};
+        uint8_t ping[16], in[256], *p = ping;
+        p = mpw_array(p, 4);
+        *p++ = ELIG_MSG_REQUEST;
+        p = mpw_uint(p, 1);
+        p = mpw_str(p, "ping", 4);
+        p = mpw_array(p, 0);
+        size_t got = 0;
+        long size = 0;
+        bool ok = bsend(&tmp, ping, (size_t)(p - ping)) == p - ping;
+        while (ok && (size = mpr_frame(in, got, sizeof in)) == 0) {
+            ssize_t k = brecv(&tmp, in + got, sizeof in - got);
+            ok = k > 0;
+            got += ok ? (size_t)k : 0;
+        }
+        mpr_response r;
+        ok = ok && size > 0 && mpr_response_parse(in, (size_t)size, &r) && r.errcode == 0;
+        if (ssl) {
+            t->resumed += SSL_session_reused(ssl);
+            if (cfg.resume) { /* after an answer: TLS 1.3 tickets have come */
+                SSL_SESSION *s = SSL_get1_session(ssl);
+                if (s) {
+                    SSL_SESSION_free(sess);
+                    sess = s;
+                }
+            }
+            SSL_shutdown(ssl); /* without it OpenSSL marks the session not resumable */
+            SSL_free(ssl);
+        }
+        close(fd);
+        now = now_ns();
+        if (!ok) {
+            t->errors[ERR_PROTOCOL]++;
+            snprintf(t->fail, sizeof t->fail, "no pong after connecting");
+            break;
+        }
+        t->all_responses++;
+        t->last_progress = now;
+        if (measuring(now) && t->measured < t->quota) {
+            hist_record(&t->h, now - t0);
+            t->measured++;
+            t->answers++;
+            t->last_ns = now;
+        }
+    }
+    SSL_SESSION_free(sess);
+}
+
 static void *thread_main(void *arg) {
     bthread *t = arg;
+    if (cfg.method == M_CONNECT) {
+        pthread_barrier_wait(&barrier); /* nothing to connect beforehand */
+        pthread_barrier_wait(&barrier); /* t_start set */
+        connect_loop(t);
+        return NULL;
+    }
     t->ep = epoll_create1(EPOLL_CLOEXEC);
     for (uint32_t i = 0; i < t->nconns; i++) {
         conn_init(t, &t->conns[i], i);
@@ -632,6 +867,7 @@ static void *thread_main(void *arg) {
         bconn *c = &t->conns[i];
         if (c->fd >= 0)
             close(c->fd);
+        SSL_free(c->ssl);
         free(c->in);
         free(c->out);
         free(c->ring);
@@ -645,7 +881,7 @@ static void *thread_main(void *arg) {
 
 typedef struct {
     hist h;
-    uint64_t measured, answers, all_responses, misses_sent;
+    uint64_t measured, answers, all_responses, misses_sent, resumed;
     uint64_t errors[ERR_SLOTS];
     uint64_t reasons[ELIG_REASON_COUNT + 1];
     double seconds;
@@ -659,6 +895,7 @@ static void sum_up(bthread *ts, totals *tot) {
         bthread *t = &ts[i];
         hist_merge(&tot->h, &t->h);
         tot->measured += t->measured;
+        tot->resumed += t->resumed;
         tot->answers += t->answers;
         tot->all_responses += t->all_responses;
         tot->misses_sent += t->misses_sent;
@@ -690,6 +927,9 @@ static void print_json(const totals *tot) {
     printf("\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f,\"mean\":%.1f},",
            us(hist_percentile(&tot->h, 50)), us(hist_percentile(&tot->h, 90)), us(hist_percentile(&tot->h, 99)),
            us(hist_percentile(&tot->h, 99.9)), us(tot->h.max), hist_mean(&tot->h) / 1000.0);
+    printf("\"tls\":%s,\"channel\":%s%s%s,\"resumed\":%llu,", cfg.tls ? "true" : "false",
+           cfg.channel ? "\"" : "", cfg.channel ? cfg.channel : "null", cfg.channel ? "\"" : "",
+           (unsigned long long)tot->resumed);
     printf("\"errors\":{");
     for (int e = 0; e < ERR_SLOTS; e++)
         printf("%s\"%s\":%llu", e ? "," : "", err_names[e], (unsigned long long)tot->errors[e]);
@@ -718,6 +958,11 @@ static void print_human(const totals *tot) {
     if (cfg.rate > 0)
         printf("  offered rate %.0f requests/s\n", cfg.rate);
     printf("  keys: kinds %s, miss ratio %.2f, %s\n", cfg.kinds, cfg.miss_ratio, cfg.zipf ? "zipf" : "uniform");
+    if (cfg.tls || cfg.channel)
+        printf("  %s%s%s%s\n", cfg.tls ? "TLS" : "plain", cfg.channel ? ", auth as channel " : "",
+               cfg.channel ? cfg.channel : "", cfg.method == M_CONNECT && cfg.tls ? (cfg.resume ? ", sessions resumed" : ", full handshakes") : "");
+    if (cfg.method == M_CONNECT && cfg.tls)
+        printf("  handshakes that resumed a session: %llu\n", (unsigned long long)tot->resumed);
     printf("  %llu requests in %.2f s after %.1f s warm-up\n", (unsigned long long)tot->measured, tot->seconds,
            cfg.warmup);
     printf("  throughput: %.1f requests/s", (double)tot->measured / secs);
@@ -762,7 +1007,9 @@ static const char usage[] =
     "  -d SECONDS           measure for this long (default 10 unless -n is given)\n"
     "  --threads N          client threads, one epoll loop each (default 1)\n"
     "  --warmup SECONDS     run this long before measuring (default 1)\n"
-    "  --method M           check, check_batch, household or ping (default check)\n"
+    "  --method M           check, check_batch, household, ping (default check), or\n"
+    "                       connect: connect, (TLS, auth,) one ping, close, in a loop;\n"
+    "                       throughput is then connections/s\n"
     "  --batch K            items per check_batch (default 100)\n"
     "  --keys FILE          keys to ask about: lines kind,id (kind,id,miss for known\n"
     "                       misses), e.g. from elig-keys; required but for ping\n"
@@ -780,6 +1027,12 @@ static const char usage[] =
     "  --seed S             key choice seed (default 1)\n"
     "  --label NAME         server name in the report (default eligd or redis)\n"
     "  --json               one line of JSON on stdout instead of the text report\n"
+    "  --tls                speak TLS 1.2+ (the server's certificate is not checked\n"
+    "                       unless --tls-ca is given)\n"
+    "  --tls-ca PEM         verify the server's certificate against these CAs\n"
+    "  --resume             --method connect: resume the previous TLS session\n"
+    "  --channel NAME       send auth [NAME, token] first on every connection (SPEC 6)\n"
+    "  --token-file PATH    the token: the first line of PATH\n"
     "  --help               this text\n"
     "  --version            version\n"
     "\n"
@@ -789,6 +1042,7 @@ static const char usage[] =
 enum {
     O_UNIX = 256, O_THREADS, O_WARMUP, O_METHOD, O_BATCH, O_KEYS, O_KINDS, O_MISS, O_SKEW, O_PROGRAM,
     O_PERIOD, O_RATE, O_TIMEOUT, O_REDIS, O_VERIFY, O_SEED, O_LABEL, O_JSON, O_HELP, O_VERSION,
+    O_TLS, O_TLS_CA, O_RESUME, O_CHANNEL, O_TOKEN_FILE,
 };
 
 static const struct option long_opts[] = {
@@ -802,6 +1056,9 @@ static const struct option long_opts[] = {
     {"verify", no_argument, NULL, O_VERIFY},         {"seed", required_argument, NULL, O_SEED},
     {"label", required_argument, NULL, O_LABEL},     {"json", no_argument, NULL, O_JSON},
     {"help", no_argument, NULL, O_HELP},             {"version", no_argument, NULL, O_VERSION},
+    {"tls", no_argument, NULL, O_TLS},               {"tls-ca", required_argument, NULL, O_TLS_CA},
+    {"resume", no_argument, NULL, O_RESUME},         {"channel", required_argument, NULL, O_CHANNEL},
+    {"token-file", required_argument, NULL, O_TOKEN_FILE},
     {NULL, 0, NULL, 0},
 };
 
@@ -839,7 +1096,7 @@ static void parse_args(int argc, char **argv) {
         case O_WARMUP: cfg.warmup = parse_num("--warmup", optarg, 0, 3600); break;
         case O_METHOD: {
             int m = -1;
-            for (int i = 0; i < 4; i++)
+            for (int i = 0; i < 5; i++)
                 if (strcmp(optarg, method_names[i]) == 0)
                     m = i;
             if (m < 0)
@@ -873,6 +1130,11 @@ static void parse_args(int argc, char **argv) {
         case O_SEED: cfg.seed = parse_u64("--seed", optarg, 0, UINT64_MAX); break;
         case O_LABEL: cfg.label = optarg; break;
         case O_JSON: cfg.json = true; break;
+        case O_TLS: cfg.tls = true; break;
+        case O_TLS_CA: cfg.tls_ca = optarg; cfg.tls = true; break;
+        case O_RESUME: cfg.resume = true; break;
+        case O_CHANNEL: cfg.channel = optarg; break;
+        case O_TOKEN_FILE: cfg.token_file = optarg; break;
         case O_HELP: fputs(usage, stdout); exit(0);
         case O_VERSION: printf("elig-bench %s\n", BENCH_VERSION); exit(0);
         default: fprintf(stderr, "Try 'elig-bench --help'.\n"); exit(2);
@@ -892,8 +1154,22 @@ static void parse_args(int argc, char **argv) {
         usage_error("--threads %u is more than the %u connections", cfg.threads, cfg.conns);
     if (cfg.redis && cfg.method == M_HOUSEHOLD)
         usage_error("--redis: household has no Redis counterpart");
-    if (cfg.method != M_PING && !cfg.keys_path)
+    if (cfg.method != M_PING && cfg.method != M_CONNECT && !cfg.keys_path)
         usage_error("--keys FILE is required for %s", method_names[cfg.method]);
+    if (cfg.redis && (cfg.tls || cfg.channel || cfg.method == M_CONNECT))
+        usage_error("--redis goes without --tls, --channel and --method connect");
+    if (!cfg.channel != !cfg.token_file)
+        usage_error("--channel and --token-file go together");
+    if (cfg.unix_path && cfg.tls)
+        usage_error("--tls is for TCP, not --unix");
+    if (cfg.resume && (!cfg.tls || cfg.method != M_CONNECT))
+        usage_error("--resume goes with --tls --method connect");
+    if (cfg.method == M_CONNECT && cfg.rate > 0)
+        usage_error("--method connect is a closed loop (no --rate)");
+    if (cfg.tls)
+        tls_init();
+    if (cfg.token_file)
+        load_token();
 }
 
 /* Upper bound of one request's bytes, for the buffers. */

@@ -97,7 +97,7 @@ int query_reply_reload(query_ctx *q, uint32_t msgid, const call_reload *r, buf *
     return -1;
 }
 
-int query_handle(query_ctx *ctx, const session *s, const mpr_request *m, buf *out) {
+int query_handle(query_ctx *ctx, session *s, const mpr_request *m, buf *out) {
     (void)s;
     if (m->type != ELIG_MSG_REQUEST)
         return 0;

@@ -32,6 +32,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -72,6 +75,14 @@ struct eligc_conn {
     size_t n_servers;
     int connect_timeout_ms, request_timeout_ms;
     size_t max_pending, max_message, batch_max;
+
+    /* TLS and credentials (SPEC 6) */
+    SSL_CTX *tls_ctx; /* NULL: plain TCP */
+    BIO_METHOD *bio_meth; /* sockets for OpenSSL that never raise SIGPIPE */
+    SSL *ssl;         /* on the connection now, when TLS */
+    char *channel;    /* NULL: no auth */
+    char *token;      /* wiped and freed on close */
+    bool auth_refused; /* the last connection attempt failed at auth or TLS */
 
     /* connection */
     int fd;          /* -1 when not connected */
@@ -132,6 +143,14 @@ size_t eligc__batch_max(const eligc_conn *c) { return c->batch_max; }
 
 /* ---- options ----------------------------------------------------------- */
 
+void eligc_options_env(eligc_options *opt) {
+    const char *ch = getenv("ELIG_CHANNEL"), *tf = getenv("ELIG_TOKEN_FILE");
+    if (ch && *ch)
+        opt->channel = ch;
+    if (tf && *tf)
+        opt->token_file = tf;
+}
+
 void eligc_options_init(eligc_options *opt) {
     memset(opt, 0, sizeof *opt);
     opt->size = sizeof *opt;
@@ -185,6 +204,9 @@ static int copy_servers(eligc_conn *c, const eligc_options *opt) {
     return 0;
 }
 
+static int tls_setup(eligc_conn *c, const eligc_options *o);
+static int load_credentials(eligc_conn *c, const eligc_options *o);
+
 static int apply_options(eligc_conn *c, const eligc_options *opt) {
     eligc_options o;
     eligc_options_init(&o);
@@ -204,12 +226,21 @@ static int apply_options(eligc_conn *c, const eligc_options *opt) {
     c->max_pending = o.max_pending;
     c->max_message = o.max_message;
     c->batch_max = o.batch_max;
-    return copy_servers(c, &o);
+    int rc = copy_servers(c, &o);
+    if (rc == 0 && o.tls)
+        rc = tls_setup(c, &o);
+    if (rc == 0)
+        rc = load_credentials(c, &o);
+    return rc;
 }
 
 /* ---- connecting -------------------------------------------------------- */
 
 static void close_fd(eligc_conn *c) {
+    if (c->ssl) {
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+    }
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
@@ -294,11 +325,299 @@ static int connect_tcp(const char *server, int timeout_ms, char *why, size_t why
     return fd;
 }
 
-/* One attempt at servers[cur]. 0, or -1 with the reason in why. */
+/* ---- TLS and credentials (SPEC 6) -------------------------------------- */
+
+/* The first error OpenSSL queued, as text (and the queue cleared). */
+static void ssl_reason(char *out, size_t n) {
+    unsigned long e = ERR_get_error();
+    const char *r = e ? ERR_reason_error_string(e) : NULL;
+    snprintf(out, n, "%s", r ? r : "TLS error");
+    ERR_clear_error();
+}
+
+/* OpenSSL's own socket BIO writes with write(2), which raises SIGPIPE on
+ * a connection the server has dropped; the library promises never to.
+ * This BIO does the same with send(MSG_NOSIGNAL) and recv. The fd is the
+ * BIO's data; the method belongs to the handle (no global state). */
+static int nosig_write(BIO *b, const char *p, int n) {
+    ssize_t r = send((int)(intptr_t)BIO_get_data(b), p, (size_t)n, MSG_NOSIGNAL);
+    BIO_clear_retry_flags(b);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        BIO_set_retry_write(b);
+    return (int)r;
+}
+
+static int nosig_read(BIO *b, char *p, int n) {
+    ssize_t r = recv((int)(intptr_t)BIO_get_data(b), p, (size_t)n, 0);
+    BIO_clear_retry_flags(b);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        BIO_set_retry_read(b);
+    return (int)r;
+}
+
+static long nosig_ctrl(BIO *b, int cmd, long num, void *ptr) {
+    (void)b, (void)num, (void)ptr;
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static int nosig_create(BIO *b) {
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+/* The client context: TLS 1.2+, the server verified against tls_ca (or
+ * the system's CAs), our certificate if given. */
+static int tls_setup(eligc_conn *c, const eligc_options *o) {
+    char why[160];
+    const char *bad = NULL;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx)
+        return eligc__seterr(c, ELIGC_ENOMEM, "out of memory for TLS");
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
+    if (o->tls_ca ? SSL_CTX_load_verify_locations(ctx, o->tls_ca, NULL) != 1
+                  : SSL_CTX_set_default_verify_paths(ctx) != 1)
+        bad = o->tls_ca ? o->tls_ca : "the system's CA certificates";
+    else if (o->tls_cert && SSL_CTX_use_certificate_chain_file(ctx, o->tls_cert) != 1)
+        bad = o->tls_cert;
+    else if (o->tls_cert && SSL_CTX_use_PrivateKey_file(ctx, o->tls_key ? o->tls_key : o->tls_cert,
+                                                        SSL_FILETYPE_PEM) != 1)
+        bad = o->tls_key ? o->tls_key : o->tls_cert;
+    else if (o->tls_cert && SSL_CTX_check_private_key(ctx) != 1)
+        bad = "tls_key does not match tls_cert:";
+    if (bad) {
+        ssl_reason(why, sizeof why);
+        SSL_CTX_free(ctx);
+        return eligc__seterr(c, ELIGC_EBADARG, "bad argument: TLS: %s: %s", bad, why);
+    }
+    c->tls_ctx = ctx;
+    if (!(c->bio_meth = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "eligc socket")) ||
+        !BIO_meth_set_write(c->bio_meth, nosig_write) || !BIO_meth_set_read(c->bio_meth, nosig_read) ||
+        !BIO_meth_set_ctrl(c->bio_meth, nosig_ctrl) || !BIO_meth_set_create(c->bio_meth, nosig_create))
+        return eligc__seterr(c, ELIGC_ENOMEM, "out of memory for TLS");
+    return 0;
+}
+
+/* The token from o->token or the first line of o->token_file. */
+static int load_credentials(eligc_conn *c, const eligc_options *o) {
+    if (!o->channel)
+        return 0;
+    if (!*o->channel || strlen(o->channel) > 64)
+        return eligc__seterr(c, ELIGC_EBADARG, "bad argument: channel name must be 1-64 characters");
+    if (!(c->channel = strdup(o->channel)))
+        return eligc__seterr(c, ELIGC_ENOMEM, "out of memory");
+    if (o->token) {
+        if (!(c->token = strdup(o->token)))
+            return eligc__seterr(c, ELIGC_ENOMEM, "out of memory");
+        return 0;
+    }
+    if (!o->token_file)
+        return eligc__seterr(c, ELIGC_EBADARG, "bad argument: channel %s has no token or token_file",
+                             o->channel);
+    FILE *f = fopen(o->token_file, "r");
+    if (!f)
+        return eligc__seterr(c, ELIGC_EBADARG, "bad argument: token file %s: %s", o->token_file,
+                             strerror(errno));
+    char line[1100];
+    bool got = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    size_t n = got ? strcspn(line, "\r\n") : 0;
+    line[n] = '\0';
+    if (n == 0 || n > 1024) {
+        OPENSSL_cleanse(line, sizeof line);
+        return eligc__seterr(c, ELIGC_EBADARG, "bad argument: token file %s: %s", o->token_file,
+                             n ? "first line longer than 1024 bytes" : "empty first line");
+    }
+    c->token = strdup(line);
+    OPENSSL_cleanse(line, sizeof line);
+    return c->token ? 0 : eligc__seterr(c, ELIGC_ENOMEM, "out of memory");
+}
+
+/* Waits until fd is ready for ev or the deadline: 1, 0 on timeout, -1. */
+static int wait_fd(int fd, short ev, int64_t deadline) {
+    struct pollfd p = {.fd = fd, .events = ev};
+    for (;;) {
+        int left = (int)(deadline - now_ms());
+        if (left <= 0)
+            return 0;
+        int n = poll(&p, 1, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        return n < 0 ? -1 : n > 0;
+    }
+}
+
+/* TLS on the connected fd, verifying the server's certificate and that it
+ * names HOST. 0 or -1 with why set. */
+static int tls_handshake(eligc_conn *c, const char *server, char *why, size_t whylen, int64_t deadline) {
+    char host[256];
+    const char *colon = strrchr(server, ':');
+    size_t hn = (size_t)(colon - server);
+    if (server[0] == '[')
+        server++, hn -= 2;
+    if (hn >= sizeof host)
+        hn = sizeof host - 1;
+    memcpy(host, server, hn);
+    host[hn] = '\0';
+    BIO *bio = NULL;
+    if (!(c->ssl = SSL_new(c->tls_ctx)) || !(bio = BIO_new(c->bio_meth))) {
+        snprintf(why, whylen, "out of memory for TLS");
+        return -1;
+    }
+    BIO_set_data(bio, (void *)(intptr_t)c->fd);
+    SSL_set_bio(c->ssl, bio, bio); /* the SSL owns it */
+    /* A host given as an IP address is checked against the certificate's
+     * IP addresses, a name against its DNS names (and sent as SNI). */
+    if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), host) != 1) {
+        ERR_clear_error();
+        SSL_set_tlsext_host_name(c->ssl, host);
+        SSL_set1_host(c->ssl, host);
+    }
+    for (;;) {
+        int r = SSL_connect(c->ssl);
+        if (r == 1)
+            return 0;
+        int e = SSL_get_error(c->ssl, r);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+            int w = wait_fd(c->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
+            if (w == 1)
+                continue;
+            snprintf(why, whylen, "TLS handshake: %s", w == 0 ? "timed out" : strerror(errno));
+            return -1;
+        }
+        long v = SSL_get_verify_result(c->ssl);
+        char reason[160];
+        ssl_reason(reason, sizeof reason);
+        if (v != X509_V_OK)
+            snprintf(why, whylen, "TLS: server certificate not accepted: %s", X509_verify_cert_error_string(v));
+        else
+            snprintf(why, whylen, "TLS handshake failed: %s", e == SSL_ERROR_SYSCALL ? "connection closed" : reason);
+        c->auth_refused = true;
+        return -1;
+    }
+}
+
+/* recv through TLS when on: > 0 bytes, 0 closed, -1 nothing now, -2
+ * failed (errno, or why in c->lost_msg). */
+static ssize_t io_recv(eligc_conn *c, void *p, size_t n) {
+    if (!c->ssl) {
+        ssize_t r = recv(c->fd, p, n, 0);
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            return -1;
+        return r < 0 ? -2 : r;
+    }
+    ERR_clear_error();
+    int r = SSL_read(c->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
+    if (r > 0)
+        return r;
+    switch (SSL_get_error(c->ssl, r)) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+        return -1;
+    case SSL_ERROR_ZERO_RETURN:
+        return 0;
+    case SSL_ERROR_SYSCALL:
+        return errno ? -2 : 0;
+    default:
+        errno = EPROTO;
+        return -2;
+    }
+}
+
+static ssize_t io_send(eligc_conn *c, const void *p, size_t n) {
+    if (!c->ssl) {
+        ssize_t r = send(c->fd, p, n, MSG_NOSIGNAL);
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            return -1;
+        return r < 0 ? -2 : r;
+    }
+    if (n == 0)
+        return 0;
+    ERR_clear_error();
+    int r = SSL_write(c->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
+    if (r > 0)
+        return r;
+    int e = SSL_get_error(c->ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+        return -1;
+    if (e != SSL_ERROR_SYSCALL || !errno)
+        errno = EPROTO;
+    return -2;
+}
+
+/* auth [channel, token] on the new connection, before anything else is
+ * written to it. 0, or -1 with why set. */
+static int authenticate(eligc_conn *c, char *why, size_t whylen, int64_t deadline) {
+    eligc__buf out = {0}, in = {0};
+    int rc = -1;
+    if (eligc__enc_auth(&out, UINT32_MAX, c->channel, c->token) != 0) {
+        snprintf(why, whylen, "out of memory");
+        goto done;
+    }
+    for (size_t off = 0; off < out.len;) {
+        ssize_t n = io_send(c, out.p + off, out.len - off);
+        if (n > 0) {
+            off += (size_t)n;
+        } else if (n == -1 && wait_fd(c->fd, POLLOUT, deadline) == 1) {
+            continue;
+        } else {
+            snprintf(why, whylen, "auth: %s", n == -1 ? "timed out" : strerror(errno));
+            goto done;
+        }
+    }
+    mpr_scan scan;
+    mpr_scan_reset(&scan);
+    long size = MPR_NEED_MORE;
+    while (size == MPR_NEED_MORE) {
+        if (eligc__buf_reserve(&in, 4096) != 0) {
+            snprintf(why, whylen, "out of memory");
+            goto done;
+        }
+        ssize_t n = io_recv(c, in.p + in.len, in.cap - in.len);
+        if (n == -1 && (c->ssl && SSL_pending(c->ssl) ? 1 : wait_fd(c->fd, POLLIN, deadline)) == 1)
+            continue;
+        if (n <= 0) {
+            snprintf(why, whylen, "auth: %s", n == 0 ? "closed by the server" : n == -1 ? "no answer in time" : strerror(errno));
+            goto done;
+        }
+        in.len += (size_t)n;
+        size = mpr_scan_next(&scan, (const uint8_t *)in.p, in.len, 64 * 1024);
+    }
+    uint32_t msgid;
+    mpr_cur err, res;
+    int64_t code;
+    char msg[100];
+    bool yes = false;
+    if (size < 0 || !mpr_rpc_response((const uint8_t *)in.p, (size_t)size, &msgid, &err, &res) ||
+        msgid != UINT32_MAX) {
+        snprintf(why, whylen, "auth: not a msgpack-RPC response");
+    } else if (eligc__dec_error(&err, &code, msg, sizeof msg) != 0) {
+        snprintf(why, whylen, "auth as channel %s refused: server error code %lld: %s", c->channel,
+                 (long long)code, msg);
+        c->auth_refused = true;
+    } else if (!mpr_bool(&res, &yes) || !yes) {
+        snprintf(why, whylen, "auth: the answer is not true");
+    } else {
+        rc = 0;
+    }
+done:
+    OPENSSL_cleanse(out.p, out.cap);
+    eligc__buf_free(&out);
+    eligc__buf_free(&in);
+    return rc;
+}
+
+/* One attempt at servers[cur]: connect, TLS, auth. 0, or -1 with the
+ * reason in why. */
 static int connect_one(eligc_conn *c, char *why, size_t whylen) {
     const char *s = c->servers[c->cur];
     int fd, err = 0;
-    if (strncmp(s, "unix:", 5) == 0) {
+    bool is_unix = strncmp(s, "unix:", 5) == 0;
+    int64_t deadline = now_ms() + c->connect_timeout_ms;
+    c->auth_refused = false;
+    if (is_unix) {
         fd = connect_unix(s + 5, c->connect_timeout_ms, &err);
         if (fd < 0)
             snprintf(why, whylen, "%s", strerror(err));
@@ -308,6 +627,11 @@ static int connect_one(eligc_conn *c, char *why, size_t whylen) {
     if (fd < 0)
         return -1;
     c->fd = fd;
+    if ((c->tls_ctx && !is_unix && tls_handshake(c, s, why, whylen, deadline) != 0) ||
+        (c->channel && authenticate(c, why, whylen, deadline) != 0)) {
+        close_fd(c);
+        return -1;
+    }
     c->wpos = c->log_head; /* the new server gets every live request */
     return 0;
 }
@@ -383,9 +707,9 @@ static int reconnect(eligc_conn *c) {
     }
     if (c->lost) {
         snprintf(msg, sizeof msg, "%s; no other server took over (%s)", c->lost_msg, last);
-        return fail_live(c, ELIGC_ECONNLOST, msg);
+        return fail_live(c, c->auth_refused ? ELIGC_EAUTH : ELIGC_ECONNLOST, msg);
     }
-    return fail_live(c, ELIGC_ECONNECT, last);
+    return fail_live(c, c->auth_refused ? ELIGC_EAUTH : ELIGC_ECONNECT, last);
 }
 
 /* The connection broke: drop it and move on to the next server. */
@@ -506,8 +830,8 @@ static int do_read(eligc_conn *c) {
         compact_in(c);
     if (eligc__buf_reserve(&c->in, READ_CHUNK) != 0)
         return fail_live(c, ELIGC_ENOMEM, "out of memory for answers");
-    ssize_t n = recv(c->fd, c->in.p + c->in.len, c->in.cap - c->in.len, 0);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    ssize_t n = io_recv(c, c->in.p + c->in.len, c->in.cap - c->in.len);
+    if (n == -1)
         return 1;
     if (n <= 0) {
         broken(c, n == 0 ? "closed by the server" : strerror(errno));
@@ -521,8 +845,8 @@ static int do_read(eligc_conn *c) {
 /* Writes what the socket takes. 1 wrote or would block, 0 broken. */
 static int do_write(eligc_conn *c) {
     size_t off = (size_t)(c->wpos - c->log_base);
-    ssize_t n = send(c->fd, c->log.p + off, c->log.len - off, MSG_NOSIGNAL);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    ssize_t n = io_send(c, c->log.p + off, c->log.len - off);
+    if (n == -1)
         return 1;
     if (n < 0) {
         broken(c, strerror(errno));
@@ -582,7 +906,13 @@ static int pump(eligc_conn *c, enum goal g) {
         if (can_read(c))
             p.events |= POLLIN;
         int left = (int)(deadline - now_ms());
-        int n = left > 0 ? poll(&p, 1, left) : 0;
+        int n;
+        if (c->ssl && SSL_pending(c->ssl) > 0 && (p.events & POLLIN)) {
+            n = 1; /* decrypted bytes wait inside TLS: the socket would not say so */
+            p.revents = POLLIN;
+        } else {
+            n = left > 0 ? poll(&p, 1, left) : 0;
+        }
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
@@ -704,11 +1034,18 @@ int eligc_open(const eligc_options *opt, eligc_conn **out) {
     if (rc)
         return rc;
     char why[256];
+    bool refused = false;
     for (size_t i = 0; i < c->n_servers; i++) {
         if (connect_one(c, why, sizeof why) == 0)
             return 0;
+        refused = refused || c->auth_refused;
         eligc__seterr(c, ELIGC_ECONNECT, "cannot connect to %s: %s", c->servers[c->cur], why);
         next_server(c);
+    }
+    if (refused) { /* the message is the last server's */
+        char last[sizeof c->errmsg];
+        memcpy(last, c->errmsg, sizeof last);
+        return eligc__seterr(c, ELIGC_EAUTH, "%s", last);
     }
     return ELIGC_ECONNECT;
 }
@@ -717,6 +1054,13 @@ void eligc_close(eligc_conn *c) {
     if (!c)
         return;
     close_fd(c);
+    SSL_CTX_free(c->tls_ctx);
+    BIO_meth_free(c->bio_meth);
+    free(c->channel);
+    if (c->token) {
+        OPENSSL_cleanse(c->token, strlen(c->token));
+        free(c->token);
+    }
     for (size_t i = 0; i < c->n_servers; i++)
         free(c->servers[i]);
     free(c->servers);

@@ -73,6 +73,14 @@ int eligc__enc_noargs(eligc__buf *b, uint32_t msgid, elig_method m) {
     return pack_head(&pk, msgid, m, 0) ? ELIGC_ENOMEM : 0;
 }
 
+int eligc__enc_auth(eligc__buf *b, uint32_t msgid, const char *channel, const char *token) {
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, b, buf_write);
+    return pack_head(&pk, msgid, ELIG_METHOD_AUTH, 2) || pack_cstr(&pk, channel) || pack_cstr(&pk, token)
+               ? ELIGC_ENOMEM
+               : 0;
+}
+
 int eligc__enc_check(eligc__buf *b, uint32_t msgid, const eligc_query *q) {
     msgpack_packer pk;
     msgpack_packer_init(&pk, b, buf_write);

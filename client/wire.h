@@ -38,6 +38,8 @@ void eligc__buf_free(eligc__buf *b);
 /* A method whose params are [] (ping, info, reload). */
 int eligc__enc_noargs(eligc__buf *b, uint32_t msgid, elig_method m);
 int eligc__enc_check(eligc__buf *b, uint32_t msgid, const eligc_query *q);
+/* auth [channel, token] (SPEC 6). */
+int eligc__enc_auth(eligc__buf *b, uint32_t msgid, const char *channel, const char *token);
 int eligc__enc_check_batch(eligc__buf *b, uint32_t msgid, const eligc_query *q, size_t n);
 int eligc__enc_household(eligc__buf *b, uint32_t msgid, elig_kind kind, const char *id);
 

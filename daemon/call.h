@@ -73,6 +73,8 @@ typedef struct {
     int hh_found;
     elig_household hh;
     call_server_info info;
+    /* authorize: `auth` succeeded (its result is true). */
+    bool auth_ok;
     /* reload: its outcome (query_reply_reload). */
     const call_reload *reload;
 

@@ -130,7 +130,7 @@ static size_t pending_output(const conn *c) { return c->queue.len + c->inflight.
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
     (void)suggested;
     conn *c = h->data;
-    if (!c->rx || c->rx->in.len == 0) {
+    if (c->tls || !c->rx || c->rx->in.len == 0) { /* TLS: ciphertext, always here */
         *b = uv_buf_init(c->w->rbuf, WORKER_READ_CHUNK);
         return;
     }
@@ -152,11 +152,15 @@ static void set_reading(conn *c, bool on) {
     c->reading = on;
 }
 
+static void tls_input(conn *c, const char *data, size_t len);
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
     conn *c = s->data;
     if (nread == 0 || c->state == CONN_CLOSING)
         return;
-    if (nread == UV_EOF) {
+    if (c->tls && nread > 0) {
+        tls_input(c, b->base, (size_t)nread);
+    } else if (nread == UV_EOF) {
         serve(c, EV_EOF, NULL, 0, 0);
     } else if (nread == UV_ENOBUFS) { /* on_alloc: over --max-buffer-memory, or out of memory */
         serve(c, EV_CLOSE, NULL, 0, c->over_cap ? CONN_CLOSE_MEMORY : CONN_CLOSE_ERROR);
@@ -213,6 +217,10 @@ static answer_outcome answer(conn *c, const char *data, size_t len, size_t *off,
         *off += (size_t)size;
         mpr_scan_reset(scan);
         c->last_active_ms = server_now_ms();
+        if (c->sess.close_after) { /* answered; no more from this client */
+            worker_count_close(w, CONN_CLOSE_AUTH);
+            return BAD_STREAM;
+        }
         if (rc == QUERY_DEFERRED) {
             w->answered--; /* answered later, not timed with this read */
             c->reload_msgid = m.msgid;
@@ -272,6 +280,17 @@ static int flush(conn *c) {
     buf *out = &c->w->out;
     size_t sent = 0;
     int rc = 0;
+    if (c->tls) { /* every answer of this pass in one encrypt */
+        buf *cipher = &c->w->tls_out;
+        cipher->len = 0;
+        rc = tls_conn_write(c->tls, out->data, out->len, cipher);
+        out->len = 0;
+        if (rc != 0) {
+            log_conn(LOG_DEBUG, &c->sess, "TLS write failed: %s", tls_conn_error(c->tls));
+            return -1;
+        }
+        out = cipher;
+    }
     if (out->len && !c->inflight.len && !c->queue.len) {
         uv_buf_t b = uv_buf_init(out->data, (unsigned)out->len);
         int n = uv_try_write(&c->h.stream, &b, 1);
@@ -325,6 +344,7 @@ static void on_close(uv_handle_t *h) {
     }
     buf_free(&c->inflight);
     account(c);
+    tls_conn_free(c->tls);
     elig_free(c);
     worker_maybe_finish(w);
 }
@@ -422,6 +442,100 @@ void conn_reload_done(conn *c, uint32_t msgid, const call_reload *r) {
     serve(c, EV_RELOADED, NULL, 0, 0);
 }
 
+/* ---- TLS transport ------------------------------------------------------ */
+
+/* A TLS error: the alert OpenSSL has for the peer goes out if the socket
+ * takes it at once, then the connection closes, counted. */
+static void tls_fail(conn *c) {
+    if (c->state == CONN_CLOSING)
+        return;
+    log_conn(LOG_DEBUG, &c->sess, "closing: TLS: %s", tls_conn_error(c->tls));
+    buf *alert = &c->w->tls_out;
+    alert->len = 0;
+    if (!c->inflight.len && !c->queue.len && tls_conn_write(c->tls, NULL, 0, alert) == 0 && alert->len) {
+        uv_buf_t b = uv_buf_init(alert->data, (unsigned)alert->len);
+        uv_try_write(&c->h.stream, &b, 1);
+    }
+    alert->len = 0;
+    serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_TLS);
+}
+
+/* Once the handshake is done: a verified client certificate a channel
+ * names makes the session that channel (SPEC 6). */
+static void tls_on_established(conn *c) {
+    bool fresh;
+    uint8_t fp[32];
+    if (!tls_conn_established(c->tls, &fresh) || !fresh)
+        return;
+    if (tls_conn_peer_sha256(c->tls, fp))
+        auth_session_cert(&c->sess, c->w->qctx.auth, fp);
+    log_conn(LOG_DEBUG, &c->sess, "TLS established%s%s",
+             c->sess.access == SESSION_GRANTED ? ", client certificate of channel " : "",
+             c->sess.access == SESSION_GRANTED ? c->sess.channel : "");
+}
+
+#define TLS_NOMEM (-3) /* tls_read_rx: no room for the plaintext */
+
+/* Decrypts into the partial request's buffer (made if need be): for a
+ * connection that has one, or that may not answer now (paused). */
+static long tls_read_rx(conn *c) {
+    if (!c->rx) {
+        mpr_scan s;
+        mpr_scan_reset(&s);
+        if (rx_keep(c, "", 0, &s) != 0)
+            return TLS_NOMEM;
+    }
+    if (grow(c, &c->rx->in, 16 * 1024 + 256) != 0)
+        return TLS_NOMEM;
+    long n = tls_conn_read(c->tls, c->rx->in.data + c->rx->in.len, c->rx->in.cap - c->rx->in.len);
+    if (n > 0)
+        c->rx->in.len += (size_t)n;
+    return n;
+}
+
+/* Ciphertext read into the worker's buffer: decrypts all of it (every
+ * record the read brought) and serves the plaintext at once, so that the
+ * answers of one read are encrypted and written together, as in clear.
+ * Only a read of more than WORKER_READ_CHUNK of plaintext is served in
+ * more than one pass. */
+static void tls_input(conn *c, const char *data, size_t len) {
+    if (tls_conn_feed(c->tls, data, len) != 0) {
+        tls_fail(c);
+        return;
+    }
+    while (c->state == CONN_READING || c->state == CONN_PAUSED || c->state == CONN_WAITING) {
+        /* After a partial request, or while not answering (paused, or a
+         * reload under way): into rx, behind it. */
+        bool to_rx = c->rx || c->state != CONN_READING;
+        char *plain = c->w->tls_plain;
+        size_t got = 0;
+        long n;
+        do {
+            n = to_rx ? tls_read_rx(c) : tls_conn_read(c->tls, plain + got, WORKER_READ_CHUNK - got);
+            got += n > 0 ? (size_t)n : 0;
+        } while (n > 0 && (to_rx || got < WORKER_READ_CHUNK));
+        if (n == TLS_NOMEM) { /* the memory cap may have closed it already */
+            serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_ERROR);
+            return;
+        }
+        if (n == TLS_FAIL) {
+            tls_fail(c);
+            return;
+        }
+        tls_on_established(c);
+        /* Serve what came (or, with nothing, flush what the handshake has
+         * to send); paused or waiting, rx keeps it for later. */
+        if (c->state == CONN_READING)
+            serve(c, EV_READ, to_rx || !got ? NULL : plain, to_rx ? 0 : got, 0);
+        if (n == TLS_EOF) {
+            serve(c, EV_EOF, NULL, 0, 0);
+            return;
+        }
+        if (n == 0)
+            return; /* everything this read brought is served */
+    }
+}
+
 /* ---- accept, sweep, drain ----------------------------------------------- */
 
 static void describe_peer(conn *c, bool is_unix) {
@@ -450,14 +564,23 @@ static void describe_peer(conn *c, bool is_unix) {
     snprintf(c->sess.peer, sizeof c->sess.peer, "%s:%d", host, port);
 }
 
+/* The listener behind refuse slot k (0 TCP, 1 Unix, 2 TLS), and back. */
+static uv_stream_t *slot_listener(worker *w, int k) {
+    return k == 1 ? (uv_stream_t *)&w->unix_listen : k == 2 ? (uv_stream_t *)&w->tls_listen
+                                                            : (uv_stream_t *)&w->tcp_listen;
+}
+static int listener_slot(worker *w, uv_stream_t *listener) {
+    return listener == (uv_stream_t *)&w->unix_listen ? 1 : listener == (uv_stream_t *)&w->tls_listen ? 2 : 0;
+}
+
 static void on_refused(uv_handle_t *h) {
     worker *w = h->data;
-    int k = h == (uv_handle_t *)&w->refuse[1];
+    int k = (int)((const char *)h - (const char *)&w->refuse[0]) / (int)sizeof w->refuse[0];
     w->refusing[k] = false;
     if (w->stalled[k]) {
         w->stalled[k] = false;
         if (!w->draining) /* else the listener is closed, and its pending connection with it */
-            conn_accept(w, k ? (uv_stream_t *)&w->unix_listen : (uv_stream_t *)&w->tcp_listen);
+            conn_accept(w, slot_listener(w, k));
     }
 }
 
@@ -467,13 +590,13 @@ static void on_refused(uv_handle_t *h) {
  * the worker would never accept again. If the spare is still closing, the
  * connection waits for its close callback. */
 static void refuse(worker *w, uv_stream_t *listener) {
-    int k = listener == (uv_stream_t *)&w->unix_listen;
+    int k = listener_slot(w, listener);
     if (w->refusing[k]) {
         w->stalled[k] = true;
         return;
     }
     uv_handle_t *h = (uv_handle_t *)&w->refuse[k];
-    if ((k ? uv_pipe_init(&w->loop, &w->refuse[k].pipe, 0) : uv_tcp_init(&w->loop, &w->refuse[k].tcp)) != 0)
+    if ((k == 1 ? uv_pipe_init(&w->loop, &w->refuse[k].pipe, 0) : uv_tcp_init(&w->loop, &w->refuse[k].tcp)) != 0)
         return;
     h->data = w;
     w->refusing[k] = true;
@@ -492,6 +615,7 @@ void conn_accept(worker *w, uv_stream_t *listener) {
     c->w = w;
     c->state = CONN_READING;
     bool is_unix = listener == (uv_stream_t *)&w->unix_listen;
+    bool is_tls = listener == (uv_stream_t *)&w->tls_listen;
     int rc = is_unix ? uv_pipe_init(&w->loop, &c->h.pipe, 0) : uv_tcp_init(&w->loop, &c->h.tcp);
     if (rc != 0) {
         elig_free(c);
@@ -506,6 +630,15 @@ void conn_accept(worker *w, uv_stream_t *listener) {
         return;
     }
     describe_peer(c, is_unix);
+    if (is_tls) {
+        c->sess.transport = SESSION_TLS;
+        if (!(c->tls = tls_conn_new(w->srv->tls))) {
+            log_conn(LOG_WARN, &c->sess, "out of memory for TLS");
+            serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_ERROR);
+            return;
+        }
+    }
+    auth_session_start(&c->sess, w->qctx.auth, w->srv->cfg.unix_auth);
     stats_add(&w->st.accepted, 1);
     unsigned open = atomic_fetch_add(&w->srv->connections, 1);
     if (open >= w->srv->cfg.max_connections) {
@@ -540,6 +673,11 @@ void conn_sweep(conn *c, uint64_t now) {
         log_conn(LOG_INFO, &c->sess, "closing: a request has been arriving for %llu ms (--request-timeout)",
                  (unsigned long long)(now - c->rx->since_ms));
         serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_REQUEST_TIMEOUT);
+    } else if (c->tls && tls_conn_handshaking(c->tls) && now - c->last_active_ms >= cfg->request_timeout_ms) {
+        /* A TLS handshake is held to the deadline of a request. */
+        log_conn(LOG_INFO, &c->sess, "closing: TLS handshake not done after %llu ms (--request-timeout)",
+                 (unsigned long long)(now - c->last_active_ms));
+        serve(c, EV_CLOSE, NULL, 0, CONN_CLOSE_TLS);
     } else if (c->state == CONN_READING && !writing && now - c->last_active_ms >= cfg->idle_timeout_ms) {
         /* Idle: no request answered and no answer written for that long
          * (bytes of a partial request do not count as activity). */

@@ -18,6 +18,10 @@
  *   READING|PAUSED --(EOF, bad stream)--> FLUSHING --(all written)--> CLOSING
  *   any --(error, timeout, memory cap, force)--> CLOSING
  *
+ * TLS (tls.h) is a transport under the read and write paths: ciphertext
+ * read is decrypted (one pass per read) and served like plain bytes; the
+ * answers of one pass are encrypted at once in flush().
+ *
  * Lifetime: a conn is allocated on accept and freed only in its close
  * callback, after libuv has cancelled its pending write. Its buffers exist
  * only while needed: an idle client that keeps up owns none. */
@@ -32,6 +36,7 @@
 #include "call.h"
 #include "mpr.h"
 #include "session.h"
+#include "tls.h"
 
 typedef struct worker worker;
 
@@ -53,7 +58,9 @@ typedef enum {
     X(MEMORY, "memory")              /* --max-buffer-memory */                 \
     X(MAX_CONNECTIONS, "max_connections") /* refused at accept */              \
     X(DRAIN, "drain")                /* closed by a drain or its timeout */    \
-    X(ERROR, "error")                /* a read or write failed, out of memory */
+    X(ERROR, "error")                /* a read or write failed, out of memory */ \
+    X(AUTH, "auth")                  /* 3 failed `auth` calls (auth.c) */       \
+    X(TLS, "tls")                    /* a TLS error: handshake, record, alert */
 
 typedef enum {
 #define CONN_X_(e, s) CONN_CLOSE_##e,
@@ -92,6 +99,7 @@ typedef struct conn {
     size_t held;      /* bytes of buffers accounted to --max-buffer-memory */
     uv_write_t wreq;
     uint64_t last_active_ms;
+    tls_conn *tls;    /* NULL: plain; else the transport under read and write */
     uint32_t reload_msgid; /* WAITING: the reload request to answer */
     session sess;
 } conn;

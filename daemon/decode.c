@@ -136,6 +136,8 @@ void call_decode(call *c, const mpr_request *m, const call_scratch *scratch) {
     case ELIG_METHOD_HOUSEHOLD:
         decode_household(c);
         break;
+    case ELIG_METHOD_AUTH: /* [channel, token]: read by authorize (auth.c) */
+        break;
     case ELIG_METHOD_PING:
     case ELIG_METHOD_INFO:
     case ELIG_METHOD_RELOAD:

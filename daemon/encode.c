@@ -233,6 +233,11 @@ int call_encode(const call *c, buf *out) {
         msgpack_pack_nil(&pk);
         pack_info(&pk, c);
         break;
+    case ELIG_METHOD_AUTH:
+        pack_head(&pk, c);
+        msgpack_pack_nil(&pk);
+        msgpack_pack_true(&pk);
+        break;
     case ELIG_METHOD_RELOAD:
         pack_head(&pk, c);
         msgpack_pack_nil(&pk);

@@ -67,12 +67,15 @@ static void sample1(buf *b, const char *name, const char *label, const char *val
  * family is written with no samples (auth) or as the zero that is true
  * without it (audit: no trail kept, nothing queued, nothing lost). */
 
-/* WIRE (issue 9, auth.c): call each(ud, channel, auth failures, rate-limited
- * requests) for every channel of the auth file in force. */
+/* Issue 9 (auth.c): each(ud, channel, auth failures, rate-limited requests)
+ * for every channel loaded since start (counters outlive reloads), and
+ * "-" for failed `auth` naming no known channel. Nothing without an auth
+ * file. */
 static void each_channel(server *srv, void (*each)(void *ud, const char *channel, uint64_t auth_failures,
                                                      uint64_t rate_limited),
                          void *ud) {
-    (void)srv, (void)each, (void)ud;
+    if (srv->cfg.auth_file)
+        auth_counters_each(each, ud);
 }
 
 /* WIRE (issue 10, audit.c): records queued for the writer thread now, and

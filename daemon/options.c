@@ -8,6 +8,8 @@
 #include <getopt.h>
 #include <ini.h>
 #include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,7 @@ typedef enum {
     K_FLAG,    /* bool; no argument on the command line */
     K_MODE,    /* unsigned, octal permission bits */
     K_LISTEN,  /* HOST:PORT into listen_host and listen_port */
+    K_ADDR,    /* HOST:PORT into a server_addr */
     K_METRICS, /* HOST:PORT or PORT into metrics_host and metrics_port */
     K_LOGLEVEL,
     K_CHOICE,  /* int: the index of the value among arg's `a|b|...` words */
@@ -80,6 +83,19 @@ static const option table[] = {
      "before serving a snapshot, at start-up and on each reload, check the file's checksum and recompute "
      "its content hash; a damaged file is refused (the previous one keeps serving)"},
     {"ready-file", K_STR, OFF(ready_file), 0, 0, "PATH", "once serving, write the TCP port to PATH"},
+    {"auth-file", K_STR, OFF(auth_file), 0, 0, "PATH",
+     "channels file (SPEC 6): who may call what; TCP and TLS connections must `auth` (or show a client "
+     "certificate a channel names); reloaded on SIGHUP"},
+    {"unix-auth", K_FLAG, OFF(unix_auth), 0, 0, NULL,
+     "connections on the Unix socket must authenticate too (default: its file mode guards it)"},
+    {"insecure-open", K_FLAG, OFF(insecure_open), 0, 0, NULL,
+     "without --auth-file, listen beyond loopback anyway (refused otherwise: protected mode)"},
+    {"tls-listen", K_ADDR, OFF(tls_listen), 0, 0, "HOST:PORT",
+     "also serve the protocol inside TLS 1.2/1.3 here (needs --tls-cert and --tls-key)"},
+    {"tls-cert", K_STR, OFF(tls_cert), 0, 0, "PEM", "server certificate chain for --tls-listen; reloaded on SIGHUP"},
+    {"tls-key", K_STR, OFF(tls_key), 0, 0, "PEM", "its private key; reloaded on SIGHUP"},
+    {"tls-ca", K_STR, OFF(tls_ca), 0, 0, "PEM",
+     "require a client certificate signed by this CA on --tls-listen (a channel's cert_sha256 names one)"},
     {"metrics-listen", K_METRICS, 0, 0, 0, "HOST:PORT",
      "serve GET /metrics (Prometheus) and GET /health over HTTP here; a port alone means 127.0.0.1:PORT "
      "(default: off)"},
@@ -242,6 +258,10 @@ static bool set(const option *o, const char *value, server_config *cfg, char *er
         return parse_hostport(o, value, false, &cfg->listen_host, &cfg->listen_port, err);
     case K_METRICS:
         return parse_hostport(o, value, true, &cfg->metrics_host, &cfg->metrics_port, err);
+    case K_ADDR: {
+        server_addr *a = (server_addr *)field(cfg, o);
+        return parse_hostport(o, value, false, &a->host, &a->port, err);
+    }
     case K_LOGLEVEL: {
         int level = log_level_parse(value);
         if (level < 0)
@@ -309,6 +329,8 @@ typedef struct {
 static const void *string_of(const server_config *cfg, const option *o) {
     if (o->k == K_STR)
         return *(const char *const *)((const char *)cfg + o->off);
+    if (o->k == K_ADDR)
+        return ((const server_addr *)((const char *)cfg + o->off))->host;
     return o->k == K_LISTEN ? cfg->listen_host : o->k == K_METRICS ? cfg->metrics_host : NULL;
 }
 
@@ -334,6 +356,8 @@ void options_free_strings(server_config *cfg) {
             *(const char **)field(cfg, &table[i]) = NULL;
         else if (table[i].k == K_LISTEN)
             cfg->listen_host = NULL;
+        else if (table[i].k == K_ADDR)
+            ((server_addr *)field(cfg, &table[i]))->host = NULL;
         else if (table[i].k == K_METRICS)
             cfg->metrics_host = NULL;
     }
@@ -369,8 +393,10 @@ void options_usage(FILE *out) {
     fputs("usage: eligd --snapshot PATH [options]\n"
           "\n"
           "Answers eligibility queries (msgpack-RPC) from an LMDB snapshot built by\n"
-          "elig-snapshot. SIGHUP reloads the snapshot at PATH; SIGTERM or SIGINT drain\n"
-          "(answer what was received, then exit 0); SIGUSR1 starts a new audit segment.\n"
+          "elig-snapshot. SIGHUP reloads the snapshot at PATH (and the auth file and TLS\n"
+          "certificate, when given); SIGTERM or SIGINT drain (answer what was received,\n"
+          "then exit 0); SIGUSR1 starts a new audit segment. Without --auth-file only\n"
+          "loopback addresses are listened on (protected mode; see docs/SECURITY.md).\n"
           "\n",
           out);
     for (size_t i = 0; i < N_OPTIONS; i++) {
@@ -406,28 +432,50 @@ void options_usage(FILE *out) {
     fputs("\nExit status: 0 after a drain, 1 if it cannot start, 2 on bad usage.\n", out);
 }
 
-/* Whether host (as given to a --*listen option) is a loopback address:
- * localhost, 127.0.0.0/8 or ::1. */
-static bool host_is_loopback(const char *host) {
-    struct in_addr a4;
-    struct in6_addr a6;
-    if (strcmp(host, "localhost") == 0)
+/* True when every address host resolves to is loopback (127.0.0.0/8,
+ * ::1). An address that does not resolve is left to the listener to
+ * report. */
+static bool loopback_only(const char *host) {
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0)
         return true;
-    if (inet_pton(AF_INET, host, &a4) == 1)
-        return (ntohl(a4.s_addr) >> 24) == 127;
-    if (inet_pton(AF_INET6, host, &a6) == 1)
-        return IN6_IS_ADDR_LOOPBACK(&a6);
-    return false;
+    bool all = true;
+    for (struct addrinfo *a = res; a; a = a->ai_next) {
+        if (a->ai_family == AF_INET) {
+            uint32_t ip = ntohl(((struct sockaddr_in *)a->ai_addr)->sin_addr.s_addr);
+            all = all && (ip >> 24) == 127;
+        } else if (a->ai_family == AF_INET6) {
+            all = all && IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr);
+        } else {
+            all = false;
+        }
+    }
+    freeaddrinfo(res);
+    return all;
 }
 
-/* Protected mode (SPEC 6), for the metrics listener: it serves counters
- * with no authentication, so only on loopback.
- * WIRE (issue 9): also allow it when --auth-file or --insecure-open is
- * given, the rule auth.c applies to --listen, by calling the same check. */
-static void check_protected_mode(const server_config *cfg) {
-    if (cfg->metrics_host && !host_is_loopback(cfg->metrics_host))
+/* The TLS options go together, and protected mode (SPEC 6): without an
+ * auth file, no listener (plain, TLS or metrics) beyond loopback unless
+ * --insecure-open. */
+static void check_access(const server_config *cfg) {
+    if (cfg->tls_listen.host && (!cfg->tls_cert || !cfg->tls_key))
+        usage_error("%s%s", "--tls-listen needs --tls-cert and --tls-key", "");
+    if (!cfg->tls_listen.host && (cfg->tls_cert || cfg->tls_key || cfg->tls_ca))
+        usage_error("%s%s", "--tls-cert, --tls-key and --tls-ca go with --tls-listen", "");
+    if (cfg->auth_file || cfg->insecure_open)
+        return;
+    if (cfg->listen_host && !loopback_only(cfg->listen_host))
+        usage_error("refusing --listen %s without --auth-file: anyone on the network could ask about "
+                    "anyone (protected mode; give --auth-file, or --insecure-open%s)",
+                    cfg->listen_host, " if you really mean it");
+    if (cfg->tls_listen.host && !loopback_only(cfg->tls_listen.host))
+        usage_error("refusing --tls-listen %s without --auth-file: anyone on the network could ask about "
+                    "anyone (protected mode; give --auth-file, or --insecure-open%s)",
+                    cfg->tls_listen.host, " if you really mean it");
+    /* The metrics listener serves counters with no authentication. */
+    if (cfg->metrics_host && !loopback_only(cfg->metrics_host))
         usage_error("--metrics-listen %s: not a loopback address; protected mode serves metrics on loopback "
-                    "only (e.g. 127.0.0.1:%s)",
+                    "only (e.g. 127.0.0.1:%s; or give --auth-file, or --insecure-open)",
                     cfg->metrics_host, "9420");
 }
 
@@ -498,7 +546,7 @@ options_action options_parse(int argc, char **argv, server_config *cfg) {
         usage_error("unexpected argument '%s'%s", argv[optind], "");
     if (!cfg->snapshot_path)
         usage_error("%s%s", "--snapshot PATH is required", "");
-    check_protected_mode(cfg);
+    check_access(cfg);
     return action;
 }
 

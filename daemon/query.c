@@ -36,26 +36,18 @@ static void count_outcome(stats *st, const call *c) {
         stats_add(&st->answers[c->answers[i].reason], 1);
 }
 
-/* Who may reload: until auth.c's grant check (issue 9) takes over, the
- * Unix socket only (SPEC 9), whose file permissions guard it. */
-static void authorize_reload(call *c, const session *s) {
-    if (!c->err && s->transport != SESSION_UNIX)
-        call_fail(c, ELIG_ERRCODE_UNAUTHORIZED, "reload is allowed only on the Unix socket");
-}
-
-int query_handle(query_ctx *q, const session *s, const mpr_request *m, buf *out) {
+int query_handle(query_ctx *q, session *s, const mpr_request *m, buf *out) {
     if (m->type != ELIG_MSG_REQUEST)
         return 0; /* a notification is never answered, so never executed */
     call c;
     call_decode(&c, m, &q->scratch);
     if (q->stats) /* counted before answering, so `info` includes itself */
         stats_add(&q->stats->requests[c.method == ELIG_METHOD_UNKNOWN ? STATS_METHOD_UNKNOWN : c.method], 1);
-    if (c.method == ELIG_METHOD_RELOAD) {
-        authorize_reload(&c, s);
-        if (!c.err)
-            return QUERY_DEFERRED;
-    }
+    auth_authorize(&c, s, q->auth); /* `reload` too: the Unix socket, or a channel granted it */
+    if (c.method == ELIG_METHOD_RELOAD && !c.err)
+        return QUERY_DEFERRED;
     call_answer(&c, &q->answer, s);
+    auth_hide_regions(&c, s);
     audit_record(q->audit, &c, s);
     count_outcome(q->stats, &c);
     return call_encode(&c, out);

@@ -14,6 +14,7 @@
 #define ELIGD_QUERY_H
 
 #include "answer.h"
+#include "auth.h"
 #include "audit.h"
 #include "buf.h"
 #include "call.h"
@@ -23,6 +24,7 @@
 typedef struct {
     answer_ctx answer;
     call_scratch scratch;
+    const auth_table *auth; /* the worker's channels; NULL without --auth-file */
     audit_ring *audit; /* the worker's ring; NULL without --audit-dir */
     stats *stats; /* the worker's counters; NULL counts nothing */
 } query_ctx;
@@ -34,11 +36,12 @@ int query_ctx_init(query_ctx *q, uint32_t max_batch);
 void query_ctx_destroy(query_ctx *q);
 
 /* Answers the request m from session s into out (nothing for a
- * notification). Returns 0; QUERY_DEFERRED for a `reload` the session may
+* notification). Returns 0; QUERY_DEFERRED for a `reload` the session may
  * ask for (nothing written: the caller has the reload done and answers it
  * with query_reply_reload, request msgid m->msgid); or -1 if out could not
- * grow (the connection should then be closed). */
-int query_handle(query_ctx *q, const session *s, const mpr_request *m, buf *out);
+ * grow (the connection should then be closed). `auth` may change s (and
+ * set s->close_after). */
+int query_handle(query_ctx *q, session *s, const mpr_request *m, buf *out);
 
 /* Writes the response to the reload request msgid: {snapshot,
  * content_sha256}, or error 5 unavailable with the reason. 0 or -1 as

@@ -31,6 +31,7 @@
 
 #include "alloc.h"
 #include "log.h"
+#include "tls.h"
 #include "metrics.h"
 #include "snapmeta.h"
 #include "version.h"
@@ -230,6 +231,20 @@ static int write_ready_file(const char *path, int port) {
 
 static void drain_all(server *srv);
 
+/* The TLS certificate, key and CA, re-read; a failure keeps the old ones. */
+static int reload_tls(server *srv) {
+    char err[200] = "";
+    int rc = tls_server_reload(srv->tls, err, sizeof err);
+    if (rc == 0)
+        log_info("reloaded the TLS certificate %s and key", srv->cfg.tls_cert);
+    else
+        log_error("TLS reload failed, keeping the previous certificate: %s", err);
+    uv_mutex_lock(&srv->tls_err_mu);
+    snprintf(srv->tls_reload_error, sizeof srv->tls_reload_error, "%s", err);
+    uv_mutex_unlock(&srv->tls_err_mu);
+    return rc;
+}
+
 int server_reload(server *srv, call_reload *out) { return server_reload_as(srv, NULL, out); }
 
 int server_reload_as(server *srv, const session *who, call_reload *out) {
@@ -247,14 +262,24 @@ int server_reload_as(server *srv, const session *who, call_reload *out) {
     }
     notify(srv, "RELOADING=1\n");
     int rc = snap_holder_reload(&srv->snaps);
-    if (rc == 0) {
+    int snap_rc = rc;
+    if (rc == 0)
         atomic_store(&srv->loaded_at_ms, wall_ms());
-        atomic_fetch_add(&srv->reloads_ok, 1);
-        for (int i = 0; i < srv->nworkers; i++)
-            worker_wake(&srv->workers[i]);
-    } else {
-        atomic_fetch_add(&srv->reloads_failed, 1);
+    /* The auth file and TLS files reload whatever the snapshot did: each
+     * keeps its old version on failure, and the first failure is returned. */
+    if (srv->cfg.auth_file) {
+        int arc = auth_holder_reload(&srv->auth);
+        rc = rc ? rc : arc;
     }
+    if (srv->tls) {
+        int trc = reload_tls(srv);
+        rc = rc ? rc : trc;
+    }
+    atomic_fetch_add(rc == 0 ? &srv->reloads_ok : &srv->reloads_failed, 1);
+    /* Woken whatever happened: a good auth file is picked up even when the
+     * snapshot's reload failed (worker_sync_snapshot sees no new one). */
+    for (int i = 0; i < srv->nworkers; i++)
+        worker_wake(&srv->workers[i]);
     call_reload r;
     memset(&r, 0, sizeof r);
     r.rc = rc;
@@ -265,14 +290,29 @@ int server_reload_as(server *srv, const session *who, call_reload *out) {
     const char *sha = snapmeta_content_sha256(m);
     snprintf(r.content_sha256, sizeof r.content_sha256, "%s", sha ? sha : "");
     snap_ref_release(ref);
-    if (rc != 0)
+    if (snap_rc != 0)
         snap_holder_reload_error(&srv->snaps, r.error, sizeof r.error);
+    else if (rc != 0)
+        server_access_reload_error(srv, r.error, sizeof r.error);
     audit_reload_end(srv->audit, who, rc, r.snapshot, rc == 0 ? NULL : r.error);
     if (out)
         *out = r;
     notify(srv, "READY=1\n");
     uv_mutex_unlock(&srv->reload_mu);
     return rc;
+}
+
+void server_access_reload_error(server *srv, char *out, size_t n) {
+    out[0] = '\0';
+    if (srv->cfg.auth_file)
+        auth_holder_reload_error(&srv->auth, out, n);
+    if (srv->tls) {
+        size_t k = strlen(out);
+        uv_mutex_lock(&srv->tls_err_mu);
+        if (srv->tls_reload_error[0] && k + 3 < n)
+            snprintf(out + k, n - k, "%sTLS: %s", k ? "; " : "", srv->tls_reload_error);
+        uv_mutex_unlock(&srv->tls_err_mu);
+    }
 }
 
 int server_reload_request(server *srv, int worker_index, const session *s, uint32_t msgid) {
@@ -378,7 +418,8 @@ static void unlink_own_socket(const server *srv) {
 static void on_signal(uv_signal_t *h, int signum) {
     server *srv = h->data;
     if (signum == SIGHUP) {
-        log_info("SIGHUP: reloading the snapshot at %s", srv->cfg.snapshot_path);
+        log_info("SIGHUP: reloading the snapshot at %s%s%s", srv->cfg.snapshot_path,
+                 srv->cfg.auth_file ? ", the auth file" : "", srv->tls ? ", the TLS certificate" : "");
         server_reload(srv, NULL);
         return;
     }
@@ -472,15 +513,27 @@ static int start_workers(server *srv, int *port) {
             return -1;
         close(probe);
     }
+    srv->tls_port = cfg->tls_listen.port;
+    if (cfg->tls_listen.host && srv->tls_port != 0) {
+        int probe = tcp_socket(cfg->tls_listen.host, srv->tls_port, false);
+        if (probe < 0)
+            return -1;
+        close(probe);
+    }
     for (int i = 0; i < srv->nworkers; i++) {
-        int tcp_fd = -1;
+        int tcp_fd = -1, tls_fd = -1;
         if (cfg->listen_host) {
             if ((tcp_fd = tcp_socket(cfg->listen_host, *port, true)) < 0)
                 return -1;
             *port = bound_port(tcp_fd); /* port 0: the others join the one chosen */
         }
+        if (cfg->tls_listen.host) {
+            if ((tls_fd = tcp_socket(cfg->tls_listen.host, srv->tls_port, true)) < 0)
+                return -1;
+            srv->tls_port = bound_port(tls_fd);
+        }
         int ufd = unix_fd >= 0 ? dup(unix_fd) : -1;
-        int rc = worker_init(&srv->workers[i], srv, i, tcp_fd, ufd);
+        int rc = worker_init(&srv->workers[i], srv, i, tcp_fd, ufd, tls_fd);
         if (rc != 0) {
             log_error("cannot start worker %d: %s", i, elig_strerror(rc));
             return -1;
@@ -500,15 +553,40 @@ static int start_workers(server *srv, int *port) {
 
 static void log_start(const server *srv, int port) {
     const elig_meta *m = elig_snap_meta(srv->snaps.cur->snap);
-    char tcp[300] = "", unx[300] = "";
+    char tcp[300] = "", unx[300] = "", tls[300] = "", mode[400];
     if (srv->cfg.listen_host)
         snprintf(tcp, sizeof tcp, " tcp %s:%d", srv->cfg.listen_host, port);
     if (srv->cfg.unix_path)
         snprintf(unx, sizeof unx, " unix %s", srv->cfg.unix_path);
-    log_info("eligd %s ready: snapshot %s (%llu households, %llu members, %llu enrollments),%s%s, "
-             "%d threads",
+    if (srv->tls)
+        snprintf(tls, sizeof tls, " tls %s:%d%s", srv->cfg.tls_listen.host, srv->tls_port,
+                 srv->cfg.tls_ca ? " (client certificates required)" : "");
+    if (srv->cfg.auth_file)
+        snprintf(mode, sizeof mode, "access: channels from %s (%zu)%s", srv->cfg.auth_file, srv->auth.cur->n,
+                 srv->cfg.unix_auth ? ", the Unix socket too" : "");
+    else if (srv->cfg.insecure_open)
+        snprintf(mode, sizeof mode, "access: OPEN to anyone who reaches it (--insecure-open, no --auth-file)");
+    else
+        snprintf(mode, sizeof mode, "access: protected mode (no --auth-file: loopback and Unix socket only)");
+    log_info("eligd %s ready: snapshot %s (%llu households, %llu members, %llu enrollments),%s%s%s, "
+             "%d threads; %s",
              ELIGD_VERSION, m->id, (unsigned long long)m->households, (unsigned long long)m->members,
-             (unsigned long long)m->enrollments, tcp, unx, srv->nworkers);
+             (unsigned long long)m->enrollments, tcp, tls, unx, srv->nworkers, mode);
+}
+
+/* The auth file and the TLS context, before any socket. 0 or 1 (logged). */
+static int open_access(server *srv) {
+    char err[300];
+    const server_config *cfg = &srv->cfg;
+    if (cfg->auth_file && auth_holder_init(&srv->auth, cfg->auth_file, err, sizeof err) != 0) {
+        log_error("cannot load the auth file: %s", err);
+        return 1;
+    }
+    if (cfg->tls_listen.host && tls_server_new(cfg->tls_cert, cfg->tls_key, cfg->tls_ca, &srv->tls, err, sizeof err) != 0) {
+        log_error("cannot set up TLS: %s", err);
+        return 1;
+    }
+    return 0;
 }
 
 int server_check_config(const server_config *cfg) {
@@ -520,6 +598,15 @@ int server_check_config(const server_config *cfg) {
     }
     char id[ELIG_WIRE_SNAPSHOT_ID_MAX + 1];
     snprintf(id, sizeof id, "%s", elig_snap_meta(snap)->id);
+    static server srv; /* what open_access needs of one */
+    srv.cfg = *cfg;
+    if (open_access(&srv) != 0) {
+        elig_snap_close(snap);
+        return 1;
+    }
+    if (cfg->auth_file)
+        auth_holder_destroy(&srv.auth);
+    tls_server_free(srv.tls);
     elig_snap_close(snap);
     if (cfg->audit_dir) {
         /* Missing is fine (eligd creates it); anything else must be a
@@ -575,6 +662,7 @@ int server_run(const server_config *cfg) {
     srv.cfg = *cfg;
     raise_fd_limit(&srv.cfg);
     uv_mutex_init(&srv.reload_mu);
+    uv_mutex_init(&srv.tls_err_mu);
     uv_mutex_init(&srv.reload_q_mu);
     srv.start_ms = server_now_ms();
     atomic_init(&srv.connections, 0);
@@ -600,6 +688,8 @@ int server_run(const server_config *cfg) {
     }
     atomic_store(&srv.loaded_at_ms, wall_ms());
     atomic_store(&srv.snaps_ready, true);
+    if (open_access(&srv) != 0)
+        return 1;
     srv.nworkers = cfg->threads;
     if (cfg->audit_dir) {
         audit_config ac = {
@@ -646,6 +736,9 @@ int server_run(const server_config *cfg) {
     audit_close(srv.audit, srv.cfg.drain_timeout_ms);
     uv_loop_close(&srv.loop);
     snap_holder_destroy(&srv.snaps);
+    if (cfg->auth_file)
+        auth_holder_destroy(&srv.auth);
+    tls_server_free(srv.tls);
     unlink_own_socket(&srv);
     log_info("drained, exiting");
     return 0;

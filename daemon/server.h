@@ -10,11 +10,18 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "auth.h"
 #include "audit.h"
 #include "call.h"
 #include "session.h"
 #include "snapshot.h"
 #include "stats.h"
+
+/* HOST:PORT of a listener. */
+typedef struct {
+    const char *host; /* NULL: none */
+    int port;
+} server_addr;
 
 typedef struct {
     const char *snapshot_path;
@@ -36,6 +43,12 @@ typedef struct {
     bool verify;        /* --verify */
     bool snapshot_copy; /* --snapshot-load copy (the default) or map */
     const char *ready_file;
+    /* Access control and TLS (SPEC 6; auth.h, tls.h). */
+    const char *auth_file;   /* NULL: no channels, protected mode */
+    bool unix_auth;          /* the Unix socket needs `auth` too */
+    bool insecure_open;      /* no auth file, yet listen beyond loopback */
+    server_addr tls_listen;
+    const char *tls_cert, *tls_key, *tls_ca;
     /* The audit trail (SPEC 7, audit.h); no trail when audit_dir is NULL. */
     const char *audit_dir;
     int audit_full;          /* audit_full_mode */
@@ -79,10 +92,14 @@ typedef struct reload_ticket {
 typedef struct metrics metrics;
 
 typedef struct worker worker;
+typedef struct tls_server tls_server;
 
 typedef struct server {
     server_config cfg;
     snap_holder snaps;
+    auth_holder auth;  /* valid when cfg.auth_file */
+    tls_server *tls;   /* NULL without --tls-listen */
+    int tls_port;      /* bound (for --tls-listen HOST:0) */
     worker *workers;
     int nworkers;
     atomic_uint connections; /* open now, all workers */
@@ -97,6 +114,8 @@ typedef struct server {
     int workers_done;
     uv_mutex_t reload_mu; /* one reload at a time, whoever asks */
     uint64_t unix_ino, unix_dev; /* the socket file we bound, to unlink only ours */
+    uv_mutex_t tls_err_mu;        /* guards tls_reload_error */
+    char tls_reload_error[200];   /* "" unless the last TLS reload failed */
     bool draining;
     atomic_int phase;         /* server_phase */
     atomic_bool snaps_ready;  /* snaps may be read (set once it is open) */
@@ -115,12 +134,13 @@ typedef struct server {
  * 0 after a drain, 1 when it could not start (logged). */
 int server_run(const server_config *cfg);
 
-/* Reloads what SIGHUP reloads (the snapshot at its path; a failure keeps
- * the old one serving, with the reason in `info`) and wakes the workers to
- * pick it up. The one reload entry: SIGHUP and the `reload` method. Safe
+/* Reloads what SIGHUP reloads (the snapshot at its path, the auth file,
+ * the TLS certificate and key; each keeps its old version on failure,
+ * with the reason in `info`) and wakes the workers to pick it up. The one reload entry: SIGHUP and the `reload` method. Safe
  * from any thread; reloads run one at a time; tells systemd RELOADING=1
  * and READY=1 around it. Returns 0 or a negative code; if out is not NULL
- * it gets the snapshot serving afterwards and, on failure, the reason.
+ * it gets the snapshot serving afterwards and, on failure, the reason
+ * (the snapshot's, else the auth file's or TLS's).
  * Logs either way and counts the result. */
 int server_reload(server *srv, call_reload *out);
 /* The same, on behalf of `who` (the session of a `reload` request; NULL
@@ -148,6 +168,10 @@ const char *server_health_name(server_health_state h);
  * every file a later option adds) without serving. 0 when all is well, 1
  * with a one-line reason logged. */
 int server_check_config(const server_config *cfg);
+
+/* Copies why the last reload of the auth file or the TLS files failed
+ * ("" if it did not) into out[n], for `info`'s reload_error. */
+void server_access_reload_error(server *srv, char *out, size_t n);
 
 /* Milliseconds on a monotonic clock. */
 uint64_t server_now_ms(void);

@@ -16,6 +16,18 @@ typedef enum {
     SESSION_TLS,
 } session_transport;
 
+/* What the connection may do (auth.c decides; SPEC 6). */
+typedef enum {
+    SESSION_OPEN,    /* everything: no auth file, or the Unix socket without --unix-auth */
+    SESSION_ANON,    /* ping and auth only, until `auth` succeeds */
+    SESSION_GRANTED, /* what `grant` allows */
+} session_access;
+
+/* How a granted session proved itself, to re-check it after a reload. */
+typedef enum { SESSION_BY_TOKEN, SESSION_BY_CERT } session_proof;
+
+struct auth_channel;
+
 typedef struct session {
     uint64_t conn_id;             /* unique for the daemon's life, for logs and audit */
     session_transport transport;
@@ -25,6 +37,14 @@ typedef struct session {
      * else the channel's name. Points to static or channel-table storage
      * that outlives the connection. */
     const char *channel;
+    session_access access;
+    session_proof proof;
+    /* SESSION_GRANTED: the channel, in the table its worker holds. */
+    const struct auth_channel *grant;
+    uint8_t auth_failures;  /* failed `auth` calls so far */
+    bool close_after;       /* answer this request, then close (failed auth) */
+    bool has_cert;          /* a verified TLS client certificate: */
+    uint8_t cert_sha256[32]; /* its fingerprint */
 } session;
 
 #endif

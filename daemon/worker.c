@@ -102,8 +102,23 @@ static void start_drain(worker *w) {
         uv_close((uv_handle_t *)&w->tcp_listen, NULL);
     if (w->has_unix)
         uv_close((uv_handle_t *)&w->unix_listen, NULL);
-    w->has_tcp = w->has_unix = false;
+    if (w->has_tls)
+        uv_close((uv_handle_t *)&w->tls_listen, NULL);
+    w->has_tcp = w->has_unix = w->has_tls = false;
     uv_timer_start(&w->drain_poll, on_drain_poll, 0, DRAIN_POLL_MS);
+}
+
+/* A reloaded auth file: every session re-bound to the new table before the
+ * old one is let go (sessions point into it). */
+static void sync_auth(worker *w) {
+    if (!w->auth || auth_holder_generation(&w->srv->auth) == w->auth_gen)
+        return;
+    auth_table *old = w->auth;
+    w->auth = auth_holder_acquire(&w->srv->auth, &w->auth_gen);
+    w->qctx.auth = w->auth;
+    for (conn *c = w->conns; c; c = c->next)
+        auth_session_rebind(&c->sess, w->auth);
+    auth_table_release(old);
 }
 
 void worker_reload_done(worker *w, reload_ticket *t) {
@@ -135,6 +150,7 @@ static void answer_reloads(worker *w) {
 static void on_wake(uv_async_t *a) {
     worker *w = a->data;
     worker_sync_snapshot(w);
+    sync_auth(w);
     answer_reloads(w);
     if (atomic_load(&w->drain_requested) && !w->draining)
         start_drain(w);
@@ -147,8 +163,17 @@ static void on_wake(uv_async_t *a) {
     worker_maybe_finish(w);
 }
 
-static int open_listeners(worker *w, int tcp_fd, int unix_fd) {
+static int open_listeners(worker *w, int tcp_fd, int unix_fd, int tls_fd) {
     int rc;
+    if (tls_fd >= 0) {
+        if ((rc = uv_tcp_init(&w->loop, &w->tls_listen)) != 0)
+            return rc;
+        w->has_tls = true;
+        w->tls_listen.data = w;
+        if ((rc = uv_tcp_open(&w->tls_listen, tls_fd)) != 0 ||
+            (rc = uv_listen((uv_stream_t *)&w->tls_listen, 1024, on_connection)) != 0)
+            return rc;
+    }
     if (tcp_fd >= 0) {
         if ((rc = uv_tcp_init(&w->loop, &w->tcp_listen)) != 0)
             return rc;
@@ -170,7 +195,7 @@ static int open_listeners(worker *w, int tcp_fd, int unix_fd) {
     return 0;
 }
 
-int worker_init(worker *w, server *srv, int index, int tcp_fd, int unix_fd) {
+int worker_init(worker *w, server *srv, int index, int tcp_fd, int unix_fd, int tls_fd) {
     memset(w, 0, sizeof *w);
     w->srv = srv;
     w->index = index;
@@ -187,6 +212,12 @@ int worker_init(worker *w, server *srv, int index, int tcp_fd, int unix_fd) {
     int rc;
     if (!(w->rbuf = elig_malloc(WORKER_READ_CHUNK)) || query_ctx_init(&w->qctx, srv->cfg.max_batch) != 0)
         return ELIG_ENOMEM;
+    if (srv->tls && !(w->tls_plain = elig_malloc(WORKER_READ_CHUNK)))
+        return ELIG_ENOMEM;
+    if (srv->cfg.auth_file) {
+        w->auth = auth_holder_acquire(&srv->auth, &w->auth_gen);
+        w->qctx.auth = w->auth;
+    }
 
     uint64_t gen;
     snap_ref *ref = snap_holder_acquire(&srv->snaps, &gen);
@@ -206,7 +237,7 @@ int worker_init(worker *w, server *srv, int index, int tcp_fd, int unix_fd) {
     uv_timer_init(&w->loop, &w->drain_poll);
     w->drain_poll.data = w;
     uv_timer_start(&w->sweep, on_sweep, SWEEP_INTERVAL_MS, SWEEP_INTERVAL_MS);
-    return open_listeners(w, tcp_fd, unix_fd);
+    return open_listeners(w, tcp_fd, unix_fd, tls_fd);
 }
 
 static void run(void *arg) {
@@ -240,6 +271,10 @@ void worker_destroy(worker *w) {
     buf_free(&w->out);
     query_ctx_destroy(&w->qctx);
     elig_free(w->rbuf);
+    elig_free(w->tls_plain);
+    buf_free(&w->tls_out);
+    auth_table_release(w->auth);
+    w->auth = NULL;
     for (reload_ticket *d = w->reloads_done, *next; d; d = next) {
         next = d->next;
         elig_free(d);
@@ -259,6 +294,16 @@ static void server_info_cb(void *ud, call_server_info *out) {
     out->connections = atomic_load(&srv->connections);
     out->uptime_s = (server_now_ms() - srv->start_ms) / 1000;
     snap_holder_reload_error(&srv->snaps, w->reload_error, sizeof w->reload_error);
+    if (srv->cfg.auth_file || srv->tls) { /* failed auth file or TLS reloads are reported the same way */
+        size_t n = strlen(w->reload_error);
+        if (n)
+            n += (size_t)snprintf(w->reload_error + n, sizeof w->reload_error - n, "; ");
+        if (n < sizeof w->reload_error) {
+            server_access_reload_error(srv, w->reload_error + n, sizeof w->reload_error - n);
+            if (!w->reload_error[n] && n)
+                w->reload_error[n - 2] = '\0';
+        }
+    }
     out->reload_error = w->reload_error[0] ? w->reload_error : NULL;
     out->audit_error = audit_error(srv->audit, w->audit_error, sizeof w->audit_error);
     if (srv->audit) {

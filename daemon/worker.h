@@ -34,15 +34,16 @@ struct worker {
     uv_timer_t drain_poll; /* while draining: close connections once answered */
     uv_tcp_t tcp_listen;
     uv_pipe_t unix_listen;
-    bool has_tcp, has_unix;
+    uv_tcp_t tls_listen;   /* --tls-listen */
+    bool has_tcp, has_unix, has_tls;
     /* A connection there is no memory for is accepted into one of these
-     * (0 TCP, 1 Unix) and closed at once (conn.c refuse()). */
+     * (0 TCP, 1 Unix, 2 TLS) and closed at once (conn.c refuse()). */
     union {
         uv_tcp_t tcp;
         uv_pipe_t pipe;
-    } refuse[2];
-    bool refusing[2]; /* that handle is closing */
-    bool stalled[2];  /* a connection waits for it */
+    } refuse[3];
+    bool refusing[3]; /* that handle is closing */
+    bool stalled[3];  /* a connection waits for it */
 
     conn *conns; /* every open connection, for sweeps and drain */
     uint32_t nconns;
@@ -57,6 +58,13 @@ struct worker {
 
     char *rbuf;  /* WORKER_READ_CHUNK bytes, lent to one read at a time */
     buf out;     /* responses of one read, before they go to the socket */
+    char *tls_plain; /* WORKER_READ_CHUNK bytes of decrypted requests (with TLS) */
+    buf tls_out;     /* the encrypted responses of one flush */
+
+    /* The channels this worker authorizes with (qctx.auth points here),
+     * and their generation; swapped on this thread only. */
+    auth_table *auth;
+    uint64_t auth_gen;
 
     uint64_t answered; /* requests answered, this thread's own tally (conn.c) */
     /* Counters: written by this thread only, summed by readers (stats.h). */
@@ -75,7 +83,7 @@ struct worker {
 
 /* Sets the worker up on the calling thread (listeners from the given fds,
  * which it takes over; -1 for none). 0 or a negative code (elig.h). */
-int worker_init(worker *w, server *srv, int index, int tcp_fd, int unix_fd);
+int worker_init(worker *w, server *srv, int index, int tcp_fd, int unix_fd, int tls_fd);
 /* Starts the worker's thread. */
 int worker_start(worker *w);
 /* Asks the worker (from any thread) to pick up a new snapshot, or drain. */

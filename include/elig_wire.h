@@ -35,7 +35,8 @@ enum {
     X(CHECK_BATCH, "check_batch")                                              \
     X(HOUSEHOLD, "household")                                                  \
     X(INFO, "info")                                                            \
-    X(RELOAD, "reload")
+    X(RELOAD, "reload")                                                        \
+    X(AUTH, "auth")
 
 typedef enum {
 #define ELIG_X_(e, s) ELIG_METHOD_##e,

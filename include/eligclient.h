@@ -63,9 +63,9 @@ extern "C" {
 #endif
 
 #define ELIGC_VERSION_MAJOR 0
-#define ELIGC_VERSION_MINOR 1
+#define ELIGC_VERSION_MINOR 2
 #define ELIGC_VERSION_PATCH 0
-#define ELIGC_VERSION_STRING "0.1.0"
+#define ELIGC_VERSION_STRING "0.2.0"
 
 /* The version of the library linked at run time, e.g. "0.1.0". */
 ELIGC_API const char *eligc_version(void);
@@ -80,7 +80,8 @@ ELIGC_API const char *eligc_version(void);
     X(ECONNLOST, -5, "connection lost")                                        \
     X(ESERVER, -6, "server error")                                             \
     X(EPROTO, -7, "protocol error")                                            \
-    X(EFULL, -8, "pipeline full")
+    X(EFULL, -8, "pipeline full")                                              \
+    X(EAUTH, -9, "authentication refused")
 
 enum {
 #define ELIGC_X_(e, n, s) ELIGC_##e = n,
@@ -97,7 +98,11 @@ enum {
  *                 eligc_server_code() is its code (an elig_errcode, e.g.
  *                 ELIG_ERRCODE_BAD_REQUEST), eligc_errmsg() its message.
  * ELIGC_EPROTO    the server sent something that is not a valid answer.
- * ELIGC_EFULL     max_pending requests are queued: receive answers first. */
+ * ELIGC_EFULL     max_pending requests are queued: receive answers first.
+ * ELIGC_EAUTH     every server refused the channel's credentials (`auth`
+ *                 answered unauthorized), or a TLS handshake failed (the
+ *                 server's certificate or name did not verify, or ours
+ *                 was refused); eligc_errmsg says which. */
 
 /* Name of a code ("timeout", "connection lost", ...); never NULL. */
 ELIGC_API const char *eligc_strerror(int err);
@@ -133,10 +138,37 @@ typedef struct {
      * lists. Must not exceed the server's --max-batch. Default
      * ELIG_WIRE_MAX_BATCH. */
     size_t batch_max;
+
+    /* ---- since 0.2: TLS and channel credentials (SPEC 6) ------------
+     * Strings are read by eligc_open only; the handle keeps what it needs
+     * (the token in memory it wipes on eligc_close). */
+    /* Speak TLS 1.2+ to every HOST:PORT server (never to unix:PATH). The
+     * server's certificate is verified against tls_ca (or the system's
+     * CAs when NULL) and must name HOST (a DNS name, or an IP address
+     * given as one). Default false. */
+    bool tls;
+    const char *tls_ca;   /* PEM file of CA certificates, or NULL */
+    const char *tls_cert; /* PEM client certificate (chain), or NULL */
+    const char *tls_key;  /* its PEM private key (with tls_cert) */
+    /* A channel: every connection, failovers and reconnects included,
+     * first calls auth [channel, token] and goes on only when the server
+     * answers true. The token comes from `token` or, when that is NULL,
+     * from the file `token_file` (its first line; mode 0600 advised).
+     * NULL channel: no auth (a TLS client certificate may still identify
+     * the channel to the server). */
+    const char *channel;
+    const char *token;
+    const char *token_file;
 } eligc_options;
 
 /* Fills opt with the defaults above. Call it before setting fields. */
 ELIGC_API void eligc_options_init(eligc_options *opt);
+
+/* Takes the credentials from the environment, as `elig` does: channel
+ * from ELIG_CHANNEL and token_file from ELIG_TOKEN_FILE, each only when
+ * set and not empty (fields already set are overwritten). The pointers
+ * point into the environment: call eligc_open before changing it. */
+ELIGC_API void eligc_options_env(eligc_options *opt);
 
 /* One client: a connection to one server at a time, the list of servers to
  * fall back on, its queue of pipelined requests and its last error. */

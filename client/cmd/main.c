@@ -34,6 +34,9 @@ typedef struct {
     bool timeout_set;
     bool json, exit_status, quiet;
     size_t pipeline, batch_size;
+    /* TLS and credentials (SPEC 6); the token itself only ever in a file */
+    bool tls;
+    const char *tls_ca, *tls_cert, *tls_key, *channel, *token_file;
     batch_opts batch; /* the batch-only options */
 } cli;
 
@@ -91,6 +94,16 @@ static void usage(FILE *f) {
         "                       answered by another are asked again, then failed\n"
         "  --snapshot-wait SECONDS\n"
         "                       batch: how long to ask again (default %g)\n"
+        "  --tls                speak TLS to HOST:PORT servers; their certificate and\n"
+        "                       name are verified (against --tls-ca, else the system's CAs)\n"
+        "  --tls-ca PEM         CA certificates that sign the servers' certificates\n"
+        "  --tls-cert PEM       a client certificate to show (with --tls-key)\n"
+        "  --tls-key PEM        its private key\n"
+        "  --channel NAME       authenticate as this channel on every connection\n"
+        "                       (default: $ELIG_CHANNEL)\n"
+        "  --token-file PATH    the channel's token: the first line of PATH, a file\n"
+        "                       of mode 0600 (default: $ELIG_TOKEN_FILE); a token is\n"
+        "                       never taken from the command line\n"
         "  --help               this text\n"
         "  --version            the version\n"
         "\n"
@@ -174,7 +187,8 @@ static int parse_count(const char *arg, size_t max, size_t *out) {
 enum { OPT_SERVER = 256, OPT_UNIX, OPT_TIMEOUT, OPT_JSON, OPT_EXIT_STATUS, OPT_PIPELINE,
        OPT_BATCH_SIZE, OPT_QUIET, OPT_HELP, OPT_VERSION, OPT_FORMAT, OPT_KEEP, OPT_NO_KEEP,
        OPT_OUTPUT, OPT_RESUME, OPT_RETRIES, OPT_RETRY_MAX_WAIT, OPT_SNAPSHOT_ID,
-       OPT_SNAPSHOT_WAIT };
+       OPT_SNAPSHOT_WAIT, OPT_TLS, OPT_TLS_CA, OPT_TLS_CERT, OPT_TLS_KEY, OPT_CHANNEL,
+       OPT_TOKEN_FILE };
 
 /* The batch-only options. 0, or -2 after a usage error. */
 static int parse_batch_option(int opt, const char *arg, cli *o) {
@@ -228,6 +242,12 @@ static int parse_options(int argc, char **argv, cli *o) {
         {"pipeline", required_argument, 0, OPT_PIPELINE},
         {"batch-size", required_argument, 0, OPT_BATCH_SIZE},
         {"quiet", no_argument, 0, OPT_QUIET},
+        {"tls", no_argument, 0, OPT_TLS},
+        {"tls-ca", required_argument, 0, OPT_TLS_CA},
+        {"tls-cert", required_argument, 0, OPT_TLS_CERT},
+        {"tls-key", required_argument, 0, OPT_TLS_KEY},
+        {"channel", required_argument, 0, OPT_CHANNEL},
+        {"token-file", required_argument, 0, OPT_TOKEN_FILE},
         {"format", required_argument, 0, OPT_FORMAT},
         {"keep-columns", no_argument, 0, OPT_KEEP},
         {"no-keep-columns", no_argument, 0, OPT_NO_KEEP},
@@ -267,6 +287,12 @@ static int parse_options(int argc, char **argv, cli *o) {
         case OPT_JSON: o->json = true; break;
         case OPT_EXIT_STATUS: o->exit_status = true; break;
         case OPT_QUIET: o->quiet = true; break;
+        case OPT_TLS: o->tls = true; break;
+        case OPT_TLS_CA: o->tls_ca = optarg; o->tls = true; break;
+        case OPT_TLS_CERT: o->tls_cert = optarg; o->tls = true; break;
+        case OPT_TLS_KEY: o->tls_key = optarg; o->tls = true; break;
+        case OPT_CHANNEL: o->channel = optarg; break;
+        case OPT_TOKEN_FILE: o->token_file = optarg; break;
         case OPT_PIPELINE:
             if (parse_count(optarg, 1 << 20, &o->pipeline))
                 return usage_error("--pipeline: '%s' is not a count in 1-1048576", optarg), -2;
@@ -303,6 +329,15 @@ static int open_conn(const cli *o, eligc_conn **c, bool batch) {
     opt.connect_timeout_ms = opt.request_timeout_ms = ms > 0 ? ms : 1;
     opt.max_pending = o->pipeline + 1;
     opt.batch_max = o->batch_size;
+    eligc_options_env(&opt); /* ELIG_CHANNEL, ELIG_TOKEN_FILE; the options below win */
+    opt.tls = o->tls;
+    opt.tls_ca = o->tls_ca;
+    opt.tls_cert = o->tls_cert;
+    opt.tls_key = o->tls_key;
+    if (o->channel)
+        opt.channel = o->channel;
+    if (o->token_file)
+        opt.token_file = o->token_file;
     int rc = eligc_open(&opt, c);
     if (rc == 0 || (rc == ELIGC_ECONNECT && batch)) /* a batch retries the connection */
         return EXIT_OK;

@@ -10,7 +10,8 @@
  * i mod n, so an answer out of place does not match. After KILL_AT answers
  * the driver sends SIGNAL to PID. It passes (exit 0) when every query got
  * exactly one answer, each the expected one, none failed, and the handle
- * ended on the second server. */
+ * ended on the second server. ELIG_CHANNEL, ELIG_TOKEN_FILE and
+ * ELIGC_TEST_TLS_CA (TLS, verified against that CA) apply when set. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +94,14 @@ int main(int argc, char **argv) {
     opt.servers = servers;
     opt.n_servers = 2;
     opt.max_pending = depth;
+    /* With an auth file and TLS (test_tls_auth.py): credentials from
+     * ELIG_CHANNEL / ELIG_TOKEN_FILE, the servers' CA from
+     * ELIGC_TEST_TLS_CA. */
+    eligc_options_env(&opt);
+    if (getenv("ELIGC_TEST_TLS_CA")) {
+        opt.tls = true;
+        opt.tls_ca = getenv("ELIGC_TEST_TLS_CA");
+    }
     eligc_conn *c;
     if (eligc_open(&opt, &c) != 0) {
         fprintf(stderr, "failover_driver: %s\n", eligc_errmsg(c));

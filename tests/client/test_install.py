@@ -94,8 +94,11 @@ class InstallTest(unittest.TestCase):
         exe_s = os.path.join(self.tmp.name, "consumer_pc_static")
         cflags = run(["pkg-config", "--cflags", "eligclient"], env=env).split()
         libs = run(["pkg-config", "--static", "--libs-only-L", "eligclient"], env=env).split()
+        deps = [f for f in run(["pkg-config", "--static", "--libs-only-l", "eligclient"], env=env).split()
+                if f != "-leligclient"]  # OpenSSL (TLS), linked as the system has it
+        self.assertIn("-lssl", deps)
         run([CC, *SAN, os.path.join(HERE, "consumer", "consumer.c"), "-o", exe_s, *cflags, *libs,
-             "-Wl,-Bstatic", "-leligclient", "-Wl,-Bdynamic"])
+             "-Wl,-Bstatic", "-leligclient", "-Wl,-Bdynamic", *deps])
         self.assertNotIn("libeligclient", run(["ldd", exe_s]))
         self.expect_output(exe_s)
 

@@ -97,14 +97,16 @@ class FailoverTest(unittest.TestCase):
         with Finishes() as fin, eligclient.Client([a.addr, self.b.addr], timeout=10,
                                                   batch_max=2000) as c:
             first = c.check_batch([QUERIES[i] for i in idx[:total // 3]])
-            pend = [c.send_check_batch([QUERIES[i] for i in idx[k:k + 2000]])
-                    for k in range(total // 3, total, 2000)]
-            # A dies before the rest is flushed: once every batch was written,
-            # A could answer them all into the socket buffers before the kill
-            # landed, and no failover was needed (the assert below failed in
-            # about 2 runs of 5 on a loaded machine)
+            mid = 2 * total // 3
+            pend = [c.send_check_batch([QUERIES[i] for i in idx[k:min(k + 2000, mid)]])
+                    for k in range(total // 3, mid, 2000)]
+            c.flush()  # these batches written: A may be answering them when it dies
             a.proc.send_signal(signal.SIGKILL)
-            c.flush()
+            a.proc.wait(10)
+            # Sent after A is gone, so they can only be answered by B, whether
+            # or not A had answered everything before it died.
+            pend += [c.send_check_batch([QUERIES[i] for i in idx[k:k + 2000]])
+                     for k in range(mid, total, 2000)]
             got = first + [ans for p in pend for ans in p.result()]
             self.assertEqual(c.server, self.b.addr)
         self.check_all(got, idx, fin, a)

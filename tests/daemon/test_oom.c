@@ -225,7 +225,7 @@ static int start_worker(void **state) {
         getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
         return -1;
     port = ntohs(sa.sin_port);
-    return worker_init(&w, &srv, 0, fd, -1) == 0 ? 0 : -1;
+    return worker_init(&w, &srv, 0, fd, -1, -1) == 0 ? 0 : -1;
 }
 
 static void pump_ms(int ms) {
