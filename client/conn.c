@@ -693,14 +693,19 @@ static void backoff(const eligc_conn *c) {
 }
 
 /* Connects to the next server that accepts, counting failures since the
- * last answer; when the retry limit is reached, fails the live requests. */
+ * last answer; when the retry limit is reached, fails the live requests.
+ * A server that refused the credentials or the TLS handshake ends the
+ * retrying at the end of the first round: that is no passing trouble, and
+ * every refused auth counts against the channel at the server. */
 static int reconnect(eligc_conn *c) {
     char why[256], last[300] = "", msg[512];
-    while (c->tries < retry_limit(c)) {
+    bool refused = false;
+    while (c->tries < (refused ? c->n_servers + (c->lost ? 1u : 0u) : retry_limit(c))) {
         if (c->lost)
             backoff(c);
         if (connect_one(c, why, sizeof why) == 0)
             return 0;
+        refused = refused || c->auth_refused;
         snprintf(last, sizeof last, "cannot connect to %s: %s", c->servers[c->cur], why);
         c->tries++;
         next_server(c);

@@ -34,8 +34,10 @@
  * valid, it moves to the next server and re-sends every request that has
  * no answer yet (queries are read-only, so this is safe), for a round
  * through the list and one try more, then 5 rounds more with backoff
- * (100 ms doubling: 3.1 s in all) before the requests fail. A `reload` is
- * never re-sent: it fails with ELIGC_ECONNLOST or its error. Every request
+ * (100 ms doubling: 3.1 s in all) before the requests fail; credentials or
+ * a TLS handshake refused end it after the first round (ELIGC_EAUTH). A
+ * `reload` is never re-sent: it fails with ELIGC_ECONNLOST or its error.
+ * Every request
  * is answered exactly once or reported failed: never lost, never answered
  * twice. A timeout does not fail over by itself (the server may only be
  * slow): it fails the requests waiting on
