@@ -20,6 +20,7 @@ file is exit 2 naming the line; every log line carries a UTC timestamp.
 
 usage: test_rollout.py   (ELIGD, ELIG_SNAPSHOT, ELIG, ELIG_ROLLOUT from ctest)
 """
+import hashlib
 import os
 import re
 import shutil
@@ -35,9 +36,10 @@ TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ")
 
 
 class Replicas:
-    """Three eligd on snapshot A: r1 and r3 through a symlink, r2 a file."""
+    """Three eligd on snapshot A: r1 and r3 through a symlink, r2 a file.
+    With extra eligd arguments (an auth file) for every one."""
 
-    def __init__(self, workdir, snap_a):
+    def __init__(self, workdir, snap_a, extra=()):
         self.dir = workdir
         self.daemons = []
         self.paths = []
@@ -54,14 +56,16 @@ class Replicas:
             sock = os.path.join(d, "eligd.sock")
             self.paths.append(path)
             self.socks.append(sock)
-            self.daemons.append(et.Daemon(path, "--threads", "1", workdir=workdir,
+            self.daemons.append(et.Daemon(path, "--threads", "1", *extra, workdir=workdir,
                                           unix=sock, name="eligd-r%d" % i).start())
 
-    def write(self, lines=None):
+    def write(self, lines=None, tcp_reload=False):
         path = os.path.join(self.dir, "replicas")
         if lines is None:
             lines = ["# name info path reload"] + [
-                "r%d 127.0.0.1:%d %s unix:%s" % (i + 1, d.port, self.paths[i], self.socks[i])
+                "r%d 127.0.0.1:%d %s %s" % (i + 1, d.port, self.paths[i],
+                                            "127.0.0.1:%d" % d.port if tcp_reload
+                                            else "unix:" + self.socks[i])
                 for i, d in enumerate(self.daemons)]
         with open(path, "w") as f:
             f.write("\n".join(lines) + "\n")
@@ -75,13 +79,22 @@ class Replicas:
             out.append((i["snapshot"], i["content_sha256"], i["generation"]))
         return out
 
+    def serving_unix(self):
+        """serving(), asked on the Unix sockets (no auth needed there)."""
+        out = []
+        for d in self.daemons:
+            with et.Conn(path=d.unix) as c:
+                i = c.ok("info", [])
+            out.append((i["snapshot"], i["content_sha256"], i["generation"]))
+        return out
+
     def close(self):
         for d in self.daemons:
             d.kill()
 
 
-def run_rollout(*args, timeout=120):
-    env = dict(os.environ, ELIG=et.ELIG, ELIG_SNAPSHOT=et.ELIG_SNAPSHOT)
+def run_rollout(*args, timeout=120, env_extra=None):
+    env = dict(os.environ, ELIG=et.ELIG, ELIG_SNAPSHOT=et.ELIG_SNAPSHOT, **(env_extra or {}))
     p = subprocess.run([ROLLOUT] + [str(a) for a in args], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, text=True, timeout=timeout, env=env)
     return p.returncode, p.stdout, p.stderr
@@ -232,6 +245,42 @@ class RolloutTest(unittest.TestCase):
         self.assertRegex(err, r"^elig-rollout: snapshot: elig-snapshot (info|verify) .*damaged\.mdb")
         self.assertEqual(tree(self.work), before)
         self.assertEqual(self.r.serving(), [self.A + (1,)] * 3)
+
+    def test_reload_over_tcp_with_a_channel_granted_reload(self):
+        # every replica with an auth file: channel ops may reload (and ask
+        # info), channel viewer may only ask info
+        self.r.close()
+        tok = {"ops": os.urandom(24).hex(), "viewer": os.urandom(24).hex()}
+        auth = os.path.join(self.work, "channels.conf")
+        with open(auth, "w") as f:
+            for ch, methods in (("ops", "reload, info"), ("viewer", "info")):
+                f.write("[channel %s]\ntoken_sha256 = %s\nmethods = %s\nprograms = *\nregions = *\n\n"
+                        % (ch, hashlib.sha256(tok[ch].encode()).hexdigest(), methods))
+        files = {}
+        for ch in tok:
+            files[ch] = os.path.join(self.work, ch + ".token")
+            with open(files[ch], "w") as f:
+                f.write(tok[ch] + "\n")
+            os.chmod(files[ch], 0o600)
+        work2 = et.tempfile.mkdtemp(dir=self.tmp.name)
+        self.r = Replicas(work2, self.snap_a, extra=("--auth-file", auth))
+        replicas = self.r.write(tcp_reload=True)
+        # refused: stops at r1's reload, and --rollback puts its file back
+        rc, out, err = run_rollout("--rollback", self.snap_b, replicas,
+                                   env_extra={"ELIG_CHANNEL": "viewer", "ELIG_TOKEN_FILE": files["viewer"]})
+        self.assertEqual(rc, 1, out + err)
+        self.assertRegex(err, r"stopped at replica r1 \(1 of 3\), step reload: reload via 127\.0\.0\.1:\d+: "
+                              r".*code 4.*rolled back: r1$")
+        self.assertEqual(os.readlink(self.r.paths[0]), "A.mdb")
+        self.assertIn("r1: rollback: serves 'snap-A' still", out)  # no reload needed, none made
+        self.assertEqual(self.r.serving_unix(), [self.A + (1,)] * 3)
+        # granted: every replica moved over TCP
+        rc, out, err = run_rollout(self.snap_b, replicas,
+                                   env_extra={"ELIG_CHANNEL": "ops", "ELIG_TOKEN_FILE": files["ops"]})
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(len(re.findall(r"r\d: reloaded via 127\.0\.0\.1:\d+: 'snap-B'", out)), 3, out)
+        self.assertEqual(self.r.serving_unix(), [self.B + (2,)] * 3)
+        self.assertNotIn(tok["ops"], out + err)
 
     def test_usage_errors(self):
         bad = os.path.join(self.work, "bad-replicas")
