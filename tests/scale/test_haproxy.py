@@ -2,6 +2,7 @@
 
   test_haproxy.py config            (ctest scale_haproxy_config)
   test_haproxy.py promise DRIVER    (ctest scale_haproxy)
+  test_haproxy.py tls               (ctest scale_haproxy_tls)
 
 config: deploy/haproxy/eligd.cfg passes `haproxy -c`, and holds what
 docs/OPERATIONS.md says it holds: mode tcp, balance leastconn, a tcp-check
@@ -26,6 +27,7 @@ answer from A or B and right for the snapshot that gave it (expected answers
 from tests/daemon/eligtest.py's hand-written CASES, for each variant), and
 every query queued after the rollout (and r1 back up) answered by B.
 """
+import hashlib
 import os
 import re
 import signal
@@ -229,12 +231,102 @@ class HAProxy:
         self._log.close()
 
 
-def replica(i, path, work, port, metrics_port, name=None):
+def replica(i, path, work, port, metrics_port, name=None, extra=()):
     ip = REPLICA_IPS[i]
     return et.Daemon(path, "--threads", "1", "--listen", "%s:%d" % (ip, port),
-                     "--metrics-listen", "%s:%d" % (ip, metrics_port),
+                     "--metrics-listen", "%s:%d" % (ip, metrics_port), *extra,
                      workdir=work, listen=False, unix=os.path.join(work, "r%d.sock" % (i + 1)),
                      name=name or "eligd-r%d" % (i + 1))
+
+
+def openssl(d, *args):
+    p = subprocess.run(["openssl", *args], cwd=d, capture_output=True, timeout=30)
+    assert p.returncode == 0, "openssl %s: %s" % (" ".join(args), p.stderr.decode())
+    return p.stdout
+
+
+def make_cert(d, name, ca=None, san=None):
+    """A P-256 key and certificate NAME.pem/NAME.key in d: self-signed (a CA)
+    when ca is None, else signed by ca."""
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", name + ".key"]
+    if ca is None:
+        openssl(d, "req", "-x509", *key, "-out", name + ".pem", "-days", "2", "-subj", "/CN=" + name)
+    else:
+        openssl(d, "req", *key, "-out", name + ".csr", "-subj", "/CN=" + name)
+        args = ["x509", "-req", "-in", name + ".csr", "-CA", ca + ".pem", "-CAkey", ca + ".key",
+                "-CAcreateserial", "-out", name + ".pem", "-days", "2"]
+        if san:
+            with open(os.path.join(d, name + ".ext"), "w") as f:
+                f.write("subjectAltName=%s\n" % san)
+            args += ["-extfile", name + ".ext"]
+        openssl(d, *args)
+    return os.path.join(d, name + ".pem"), os.path.join(d, name + ".key")
+
+
+class TlsPassthroughTest(unittest.TestCase):
+    """TLS through HAProxy's eligd_tls frontend is the replicas' TLS: the
+    client verifies eligd's certificate (for 127.0.0.1, the address it
+    dialled: HAProxy's), and eligd sees the client's certificate and makes
+    the connection the channel that names it, with no token. A client
+    without a certificate is refused by eligd, not by HAProxy."""
+
+    def test_client_certificate_channel_through_haproxy(self):
+        tmp = et.tempfile.TemporaryDirectory(prefix="scale-tls-")
+        self.addCleanup(tmp.cleanup)
+        work = tmp.name
+        snap = et.build_snapshot(work, "snap-A", variant="A")
+        pki = os.path.join(work, "pki")
+        os.makedirs(pki)
+        make_cert(pki, "ca")
+        cert, key = make_cert(pki, "server", "ca", "IP:127.0.0.1,IP:127.0.0.11,IP:127.0.0.12,IP:127.0.0.13")
+        ccert, ckey = make_cert(pki, "terminal", "ca")
+        fp = hashlib.sha256(openssl(pki, "x509", "-in", "terminal.pem", "-outform", "DER")).hexdigest()
+        auth = os.path.join(work, "channels.conf")
+        with open(auth, "w") as f:
+            f.write("[channel terminal]\ncert_sha256 = %s\nmethods = check\nprograms = PKH\n"
+                    "regions = *\n" % fp)
+        port, metrics_port, tls_port = (free_port(REPLICA_IPS) for _ in range(3))
+        front, front_tls, stats = (free_port(["127.0.0.1"]) for _ in range(3))
+        daemons = []
+        for i in range(3):
+            extra = ("--auth-file", auth, "--tls-listen", "%s:%d" % (REPLICA_IPS[i], tls_port),
+                     "--tls-cert", cert, "--tls-key", key, "--tls-ca", os.path.join(pki, "ca.pem"))
+            daemons.append(replica(i, snap, work, port, metrics_port, extra=extra).start())
+            self.addCleanup(daemons[i].kill)
+        cfg = os.path.join(work, "haproxy.cfg")
+        with open(cfg, "w") as f:
+            f.write(rewrite(read_cfg(), front, front_tls, stats, port, tls_port, metrics_port))
+        hp = HAProxy(cfg, os.path.join(work, "haproxy.log"), stats)
+        self.addCleanup(hp.stop)
+        hp.wait_status({"r1": "UP", "r2": "UP", "r3": "UP"})
+
+        tls = ["--server", "127.0.0.1:%d" % front_tls, "--tls", "--tls-ca", os.path.join(pki, "ca.pem")]
+        env = {k: v for k, v in os.environ.items() if k not in ("ELIG_CHANNEL", "ELIG_TOKEN_FILE")}
+
+        def elig(*args):
+            return subprocess.run([et.ELIG, *args], capture_output=True, text=True, timeout=60, env=env)
+
+        # several connections: leastconn spreads them, each one the channel
+        for _ in range(4):
+            r = elig(*tls, "--tls-cert", ccert, "--tls-key", ckey, "--json", "check", "kk", et.KK1,
+                     "PKH", "2024-01")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn('"reason":"eligible"', r.stdout)
+            self.assertIn('"amount":%d' % et.AMOUNT_A, r.stdout)
+        # the grant is the channel's: BPNT is not in it (error 4 from eligd)
+        r = elig(*tls, "--tls-cert", ccert, "--tls-key", ckey, "check", "kk", et.KK1, "BPNT", "2025-05")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("code 4", r.stderr)
+        self.assertIn("terminal", r.stderr)  # eligd names the channel the certificate made
+        # no client certificate: eligd (--tls-ca) refuses the handshake
+        r = elig(*tls, "check", "kk", et.KK1, "PKH", "2024-01")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        # (TLS 1.3: the client hears of it after its side of the handshake,
+        # as an alert on the first read: "Protocol error")
+        self.assertRegex(r.stderr, r"TLS|Protocol error")
+        # and the balancer did not terminate TLS: its sessions went to the
+        # replicas' TLS ports
+        self.assertRegex(hp.log(), r" eligd_tls eligd_tls/r\d ")
 
 
 class PromiseTest(unittest.TestCase):
@@ -369,6 +461,8 @@ if __name__ == "__main__":
     if mode == "promise":
         DRIVER = sys.argv.pop(1)
         suite = unittest.defaultTestLoader.loadTestsFromTestCase(PromiseTest)
+    elif mode == "tls":
+        suite = unittest.defaultTestLoader.loadTestsFromTestCase(TlsPassthroughTest)
     else:
         suite = unittest.defaultTestLoader.loadTestsFromTestCase(ConfigTest)
     ok = unittest.TextTestRunner(verbosity=2).run(suite).wasSuccessful()
