@@ -45,10 +45,10 @@ sed -e '/^    \(chroot\|user\|group\|daemon\|stats socket\|stats timeout\)\( \|$
     -e 's|^    log /dev/log local0$|    log stderr format raw local0 notice|' \
     -e 's|^    maxconn [0-9]*$|    maxconn 2000|' \
     -e "s|^    bind 192\.0\.2\.10:7420$|    bind 127.0.0.1:$front|" \
-    -e "s|^    bind 192\.0\.2\.10:7430$|    bind 127.0.0.1:$(free_port)|" \
+    -e "s|^    bind 192\.0\.2\.10:7421$|    bind 127.0.0.1:$(free_port)|" \
     -e "s|^    bind 127\.0\.0\.1:8404$|    bind 127.0.0.1:$stats|" \
     -e "s|^    server r1 192\.0\.2\.11:7420 check$|    server r1 127.0.0.1:$port check|" \
-    -e "s|^    server r1 192\.0\.2\.11:7430 |    server r1 127.0.0.1:1 |" \
+    -e "s|^    server r1 192\.0\.2\.11:7421 |    server r1 127.0.0.1:1 |" \
     -e '/^    server r[23] /d' \
     -e "s|^    tcp-check connect port 9420$|    tcp-check connect port $mport|" \
     deploy/haproxy/eligd.cfg > "$dir/haproxy.cfg"

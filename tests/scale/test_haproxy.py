@@ -158,11 +158,11 @@ def rewrite(text, front, front_tls, stats, port, tls_port, metrics_port):
         (r"^    log /dev/log local0$", "    log stderr format raw local0", 1),
         (r"^    maxconn \d+$", "    maxconn 2000", 2),  # this host's fd limit
         (r"^    bind 192\.0\.2\.10:7420$", "    bind 127.0.0.1:%d" % front, 1),
-        (r"^    bind 192\.0\.2\.10:7430$", "    bind 127.0.0.1:%d" % front_tls, 1),
+        (r"^    bind 192\.0\.2\.10:7421$", "    bind 127.0.0.1:%d" % front_tls, 1),
         (r"^    bind 127\.0\.0\.1:8404$", "    bind 127.0.0.1:%d" % stats, 1),
         (r"^(    server r(\d) )192\.0\.2\.1\d:7420( check)$",
          lambda m: "%s%s:%d%s" % (m.group(1), REPLICA_IPS[int(m.group(2)) - 1], port, m.group(3)), 3),
-        (r"^(    server r(\d) )192\.0\.2\.1\d:7430( track eligd/r\d)$",
+        (r"^(    server r(\d) )192\.0\.2\.1\d:7421( track eligd/r\d)$",
          lambda m: "%s%s:%d%s" % (m.group(1), REPLICA_IPS[int(m.group(2)) - 1], tls_port, m.group(3)), 3),
         (r"^    tcp-check connect port 9420$", "    tcp-check connect port %d" % metrics_port, 1),
     ]
