@@ -299,6 +299,12 @@ class RolloutTest(unittest.TestCase):
         rc, out, err = run_rollout(self.snap_b, bad)
         self.assertEqual(rc, 2)
         self.assertIn("bad-replicas:1: r1: INFO '127.0.0.1:99999'", err)
+        with open(bad, "w") as f:
+            f.write("r1 127.0.0.1:0 /x unix:/y\nr2 127.0.0.1:08 /x unix:/y\n")
+        rc, out, err = run_rollout(self.snap_b, bad)
+        self.assertEqual(rc, 2)
+        self.assertEqual(err.splitlines(), ["elig-rollout: %s:1: r1: INFO '127.0.0.1:0' is not HOST:PORT "
+                                            "or unix:PATH (try elig-rollout --help)" % bad])
         rc, out, err = run_rollout("--health-timeout", "soon", self.snap_b, bad)
         self.assertEqual(rc, 2)
         self.assertIn("--health-timeout: 'soon'", err)
