@@ -12,6 +12,21 @@
  *
  * Everything blocks with poll() and a deadline; the socket itself is
  * non-blocking so that no write can stall past it.
+ *
+ * Retry policy (one place: RETRY_ROUNDS and the backoff below). A request
+ * is sent again on the next connection, to the next server, when its
+ * connection broke before its answer, when the server answered it
+ * `unavailable` (error 5: that replica cannot answer now, another may), or
+ * when what came back was not a valid answer (a protocol error). After a
+ * first round through the server list (plus one more try, so that a
+ * connection closed while idle is simply reopened) each further round
+ * waits first: 100 ms, doubling, at most 2 s, RETRY_ROUNDS rounds (3.1 s in
+ * all). Then the requests fail: ECONNLOST, or the `unavailable` answer
+ * itself (ESERVER, code 5), or EPROTO. Behind a load balancer (one address,
+ * many replicas) each new connection may reach another replica: that is
+ * what the rounds are for. A server that refuses every connection from the
+ * start fails at once (ECONNECT): nothing was reached to retry against.
+ * `reload` is never sent again: its `unavailable` is the reload's failure.
  */
 #include "conn.h"
 #include "offline.h"
@@ -40,6 +55,9 @@
 #define FLUSH_AT (64 * 1024)        /* write once this much is queued */
 #define READ_CHUNK (64 * 1024)      /* room made before each read */
 #define IN_LIMIT (64 * 1024 * 1024) /* framed answers held, beyond max_message */
+#define RETRY_ROUNDS 5              /* rounds with backoff after the first */
+#define BACKOFF_FIRST_MS 100
+#define BACKOFF_MAX_MS 2000
 
 /* One queued request. */
 typedef struct {
@@ -47,6 +65,7 @@ typedef struct {
     uint32_t msgid;
     uint32_t n_items; /* check_batch: number of queries */
     uint32_t msg_len; /* answered: length of its response in the input */
+    uint16_t resent;  /* times sent again after `unavailable` or a protocol error */
     uint8_t method;   /* elig_method */
     int8_t err;       /* failed: the ELIGC_E* code; else 0 */
 } req;
@@ -652,15 +671,49 @@ static int fail_live(eligc_conn *c, int err, const char *why) {
     return eligc__seterr(c, err, "%s", why);
 }
 
+/* Attempts after something was reached and failed: a round through the
+ * list, one try more, then RETRY_ROUNDS rounds with backoff. */
+static unsigned retry_max(const eligc_conn *c) {
+    size_t n = c->n_servers * (RETRY_ROUNDS + 1) + 1;
+    return n < 60000 ? (unsigned)n : 60000;
+}
+
+/* Connection attempts since the last answer before the live requests
+ * fail: one round through the list when nothing was reached, retry_max
+ * after a broken connection (or an `unavailable` or garbled answer). */
+static unsigned retry_limit(const eligc_conn *c) {
+    return c->lost ? retry_max(c) : (unsigned)c->n_servers;
+}
+
+/* Before attempt number c->tries: the first attempt of each round after
+ * the first (and its extra try) waits BACKOFF_FIRST_MS << (round - 1), at
+ * most BACKOFF_MAX_MS. */
+static void backoff(const eligc_conn *c) {
+    if (c->tries <= c->n_servers || (c->tries - 1) % c->n_servers != 0)
+        return;
+    size_t round = (c->tries - 1) / c->n_servers;
+    long ms = round > 6 ? BACKOFF_MAX_MS : (long)BACKOFF_FIRST_MS << (round - 1);
+    if (ms > BACKOFF_MAX_MS)
+        ms = BACKOFF_MAX_MS;
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
 /* Connects to the next server that accepts, counting failures since the
- * last answer; when every server has had its chance (after a broken
- * connection, one try more: a connection the server closed while idle is
- * then simply reopened, even with one server), fails the live requests. */
+ * last answer; when the retry limit is reached, fails the live requests.
+ * A server that refused the credentials or the TLS handshake ends the
+ * retrying at the end of the first round: that is no passing trouble, and
+ * every refused auth counts against the channel at the server. */
 static int reconnect(eligc_conn *c) {
     char why[256], last[300] = "", msg[512];
-    while (c->tries < c->n_servers + (c->lost ? 1 : 0)) {
+    bool refused = false;
+    while (c->tries < (refused ? c->n_servers + (c->lost ? 1u : 0u) : retry_limit(c))) {
+        if (c->lost)
+            backoff(c);
         if (connect_one(c, why, sizeof why) == 0)
             return 0;
+        refused = refused || c->auth_refused;
         snprintf(last, sizeof last, "cannot connect to %s: %s", c->servers[c->cur], why);
         c->tries++;
         next_server(c);
@@ -675,19 +728,57 @@ static int reconnect(eligc_conn *c) {
 /* The connection broke: drop it and move on to the next server. */
 static void broken(eligc_conn *c, const char *why) {
     snprintf(c->lost_msg, sizeof c->lost_msg, "connection lost: %s: %s", c->servers[c->cur], why);
+    bool reload = c->q_done < c->q_len && q_at(c, c->q_done)->method == ELIG_METHOD_RELOAD;
     close_fd(c);
     drop_partial(c);
     c->tries++;
     c->lost = true;
     next_server(c);
+    if (reload) { /* never sent again: to another server it would reload that one */
+        char msg[300];
+        snprintf(msg, sizeof msg, "%s; a reload is not sent again: ask the server whether it reloaded",
+                 c->lost_msg);
+        fail_live(c, ELIGC_ECONNLOST, msg);
+    }
 }
 
+/* Whether the oldest live request may be sent again after an
+ * `unavailable` or garbled answer: not a reload, and within retry_max for
+ * the request and for the handle (whose next reconnect would otherwise
+ * fail it as a lost connection, hiding why). Counts it. */
+static bool may_resend(eligc_conn *c) {
+    if (c->q_done == c->q_len)
+        return false;
+    req *r = q_at(c, c->q_done);
+    if (r->method == ELIG_METHOD_RELOAD || r->resent + 1u >= retry_max(c) ||
+        c->tries + 1u >= retry_max(c))
+        return false;
+    r->resent++;
+    return true;
+}
+
+/* What came back is not a valid answer: the connection is dropped and the
+ * live requests go to the next server (their first one charged), until
+ * the retry limit; then they fail with EPROTO. */
 static int protocol_error(eligc_conn *c, const char *why) {
     char msg[512];
+    if (may_resend(c)) {
+        char brief[160]; /* fits broken()'s message with the server's name */
+        snprintf(brief, sizeof brief, "protocol error: %s", why);
+        broken(c, brief);
+        return 0;
+    }
     snprintf(msg, sizeof msg, "protocol error: %s: %s", c->servers[c->cur], why);
     int rc = fail_live(c, ELIGC_EPROTO, msg);
     next_server(c);
     return rc;
+}
+
+/* Whether the response at p answers error 5 `unavailable`; its message
+ * into msg[cap]. */
+static bool is_unavailable(const mpr_cur *err, char *msg, size_t cap) {
+    int64_t code;
+    return eligc__dec_error(err, &code, msg, cap) == 1 && code == ELIG_ERRCODE_UNAVAILABLE;
 }
 
 /* ---- moving bytes ------------------------------------------------------ */
@@ -711,6 +802,13 @@ static int frame_answers(eligc_conn *c) {
             return protocol_error(c, "a message that is not a msgpack-RPC response");
         if (msgid != r->msgid)
             return protocol_error(c, "response out of order");
+        char emsg[120];
+        if (is_unavailable(&err, emsg, sizeof emsg) && may_resend(c)) {
+            char why[160];
+            snprintf(why, sizeof why, "answered unavailable (%s)", emsg);
+            broken(c, why); /* this request and the rest go to the next server */
+            return 0;
+        }
         r->msg_len = (uint32_t)n;
         c->log_head = r->log_end;
         c->q_done++;

@@ -29,11 +29,18 @@
  * belong to the handle and are valid until the next call on that handle.
  *
  * Resilience: a handle may be given several servers (replicas of the same
- * snapshot). On a refused or broken connection it moves to the next server
- * and re-sends every request that has no answer yet (queries are read-only,
- * so this is safe). Every request is answered exactly once or reported
- * failed: never lost, never answered twice. A timeout does not fail over by
- * itself (the server may only be slow): it fails the requests waiting on
+ * snapshot, or one load balancer in front of them). On a refused or broken
+ * connection, an answer `unavailable` (error 5) or an answer that is not
+ * valid, it moves to the next server and re-sends every request that has
+ * no answer yet (queries are read-only, so this is safe), for a round
+ * through the list and one try more, then 5 rounds more with backoff
+ * (100 ms doubling: 3.1 s in all) before the requests fail; credentials or
+ * a TLS handshake refused end it after the first round (ELIGC_EAUTH). A
+ * `reload` is never re-sent: it fails with ELIGC_ECONNLOST or its error.
+ * Every request
+ * is answered exactly once or reported failed: never lost, never answered
+ * twice. A timeout does not fail over by itself (the server may only be
+ * slow): it fails the requests waiting on
  * that connection and closes it, and the next request starts at the next
  * server in the list, so a caller that retries after a timeout reaches the
  * fallback server.

@@ -104,10 +104,11 @@ static void respond(fake_server *f, msgpack_sbuffer *sb, const msgpack_object *r
     msgpack_pack_array(&pk, 4);
     msgpack_pack_int(&pk, 1);
     msgpack_pack_uint32(&pk, f->cfg.mode == FAKE_WRONG_ID ? msgid + 1 : msgid);
-    if (f->cfg.mode == FAKE_ERROR) {
+    if (f->cfg.mode == FAKE_ERROR || f->cfg.mode == FAKE_UNAVAILABLE) {
+        bool unavailable = f->cfg.mode == FAKE_UNAVAILABLE;
         msgpack_pack_array(&pk, 2);
-        msgpack_pack_int(&pk, 1);
-        pk_cstr(&pk, "item 0: bad id");
+        msgpack_pack_int(&pk, unavailable ? 5 : 1);
+        pk_cstr(&pk, unavailable ? "snapshot read failed" : "item 0: bad id");
         msgpack_pack_nil(&pk);
         return;
     }

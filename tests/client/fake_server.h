@@ -21,6 +21,7 @@ typedef enum {
     FAKE_WRONG_ID,    /* answer with msgid + 1 */
     FAKE_TRICKLE,     /* answer one byte per write */
     FAKE_NOTIFY,      /* send a notification before each answer */
+    FAKE_UNAVAILABLE, /* answer every request with error [5, "snapshot read failed"] */
 } fake_mode;
 
 typedef struct fake_server fake_server;

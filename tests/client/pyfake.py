@@ -18,6 +18,7 @@ class FakeServer:
         self.tls = tls      # an ssl.SSLContext (server side) to speak TLS
         self.peer_certs = []  # TLS: the client certificate of each connection (DER or None)
         self.n = 0
+        self.accepted = 0   # connections accepted
         self.requests = []  # (method, params) in arrival order
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -35,6 +36,8 @@ class FakeServer:
                 c, _ = self.sock.accept()
             except OSError:
                 continue
+            with self.lock:
+                self.accepted += 1
             threading.Thread(target=self._serve, args=(c,), daemon=True).start()
 
     def _serve(self, c):

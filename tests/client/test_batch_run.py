@@ -237,7 +237,9 @@ class BatchRunTest(unittest.TestCase):
             try:
                 wait_for_size(out, 2 << 20, p)
                 d.kill()                     # answers in flight are lost
-                time.sleep(0.5)
+                # down longer than libeligclient's own rounds of retries
+                # (3.1 s), so that elig batch's retry is the one that counts
+                time.sleep(4.0)
                 d.start()                    # the same port again
                 err = p.communicate(timeout=240)[1]
             finally:
@@ -337,11 +339,16 @@ class BatchRunTest(unittest.TestCase):
         self.assertEqual(r.stdout.splitlines()[1:], [
             "kk,%s,PKH,2026-11,true,eligible,%d,%s,3171010001,fake," % (i, int(i[-4:]), i)
             for i in ids])
-        # rows 0-9 answered; 10-19 refused twice and sent again, alone
+        # rows 0-9 answered; 10-19 refused twice and sent again, alone:
+        # `unavailable` by libeligclient itself, on a new connection, and
+        # silently (nothing failed); `rate_limited` by elig batch, after the
+        # wait the server asked for
         self.assertEqual([len(p[0]) for _, p in s.requests], [10, 10, 10, 10, 10])
         self.assertEqual([p[0][0][1] for _, p in s.requests], [ids[0], ids[10], ids[10], ids[10], ids[20]])
+        self.assertEqual(s.accepted, 2)
         self.assertGreaterEqual(times[3] - times[2], 0.4)  # the wait the server asked for
-        self.assertIn("audit trail full; retry 1 of 8", r.stderr)
+        self.assertNotIn("audit trail full", r.stderr)
+        self.assertIn("rate limited: retry after 400 ms; retry 1 of 8", r.stderr)
 
     # ---- --snapshot-id across a reload ---------------------------------------------
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -310,6 +311,20 @@ static void test_timeout_fails_each_pending(void **state) {
 
 /* ---- misbehaving servers ------------------------------------------------ */
 
+/* Retry policy (client/conn.c), worked out from its contract: with one
+ * server, the first connection, one try more at once, then 5 rounds
+ * waiting 100, 200, 400, 800 and 1600 ms. */
+#define RETRY_CONNECTIONS 7
+#define RETRY_WAIT_MS (100 + 200 + 400 + 800 + 1600)
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* A server that only ever garbles: every request is sent again on a new
+ * connection with backoff, then each fails with EPROTO, once. */
 static void expect_proto(fake_mode mode) {
     fake_server *f = start("A", mode);
     const char *s[] = {fake_addr(f)};
@@ -318,13 +333,131 @@ static void expect_proto(fake_mode mode) {
         eligc_query q = query(i);
         assert_int_equal(eligc_send_check(c, &q), 0);
     }
+    double t0 = now_ms();
     for (size_t i = 0; i < 3; i++) {
         eligc_answer a;
         assert_int_equal(eligc_recv_check(c, &a), ELIGC_EPROTO);
         assert_non_null(strstr(eligc_errmsg(c), "protocol error"));
     }
+    assert_true(now_ms() - t0 >= RETRY_WAIT_MS - 50);
+    assert_int_equal(fake_accepted(f), RETRY_CONNECTIONS);
+    assert_int_equal(eligc_pending(c), 0);
     eligc_close(c);
     fake_stop(f);
+}
+
+/* A garbled answer, then a server that answers: nothing fails. */
+static void test_protocol_error_goes_to_next_server(void **state) {
+    (void)state;
+    fake_server *fa = start("A", FAKE_GARBAGE);
+    fake_server *fb = start("B", FAKE_ANSWER);
+    const char *s[] = {fake_addr(fa), fake_addr(fb)};
+    eligc_conn *c = open_list(s, 2, 5000);
+    for (size_t i = 0; i < 200; i++) {
+        eligc_query q = query(i);
+        assert_int_equal(eligc_send_check(c, &q), 0);
+    }
+    for (size_t i = 0; i < 200; i++) {
+        eligc_answer a;
+        assert_int_equal(eligc_recv_check(c, &a), 0);
+        assert_answer(&a, i, "B");
+    }
+    assert_int_equal(fake_answered(fb), 200);
+    assert_int_equal(fake_accepted(fa), 1);
+    eligc_close(c);
+    fake_stop(fa);
+    fake_stop(fb);
+}
+
+/* A replica that answers `unavailable` (error 5): the request and those
+ * after it go to the next server, and every one is answered once. */
+static void test_unavailable_goes_to_next_server(void **state) {
+    (void)state;
+    fake_server *fa = start("A", FAKE_UNAVAILABLE);
+    fake_server *fb = start("B", FAKE_ANSWER);
+    const char *s[] = {fake_addr(fa), fake_addr(fb)};
+    eligc_conn *c = open_list(s, 2, 5000);
+    static eligc_query qs[300];
+    static eligc_answer out[300];
+    for (size_t i = 0; i < 300; i++)
+        qs[i] = query(i);
+    assert_int_equal(eligc_send_check_batch(c, qs, 100), 0);
+    for (size_t i = 100; i < 300; i++)
+        assert_int_equal(eligc_send_check(c, &qs[i]), 0);
+    assert_int_equal(eligc_recv_check_batch(c, out, 100), 0);
+    for (size_t i = 0; i < 100; i++)
+        assert_answer(&out[i], i, "B");
+    for (size_t i = 100; i < 300; i++) {
+        assert_int_equal(eligc_recv_check(c, &out[0]), 0);
+        assert_answer(&out[0], i, "B");
+    }
+    assert_int_equal(fake_answered(fb), 201);
+    assert_true(fake_answered(fa) >= 1);
+    eligc_close(c);
+    fake_stop(fa);
+    fake_stop(fb);
+}
+
+/* Only `unavailable` anywhere: after the rounds with backoff, the answer
+ * itself is reported (ESERVER, code 5, the server's message), once per
+ * request; and the handle goes on. */
+static void test_unavailable_everywhere(void **state) {
+    (void)state;
+    fake_server *f = start("A", FAKE_UNAVAILABLE);
+    const char *s[] = {fake_addr(f)};
+    eligc_conn *c = open_list(s, 1, 5000);
+    eligc_answer a;
+    eligc_query q = query(1);
+    double t0 = now_ms();
+    assert_int_equal(eligc_check(c, &q, &a), ELIGC_ESERVER);
+    double took = now_ms() - t0;
+    assert_int_equal(eligc_server_code(c), ELIG_ERRCODE_UNAVAILABLE);
+    assert_string_equal(eligc_errmsg(c), "server error code 5: snapshot read failed");
+    assert_int_equal(fake_accepted(f), RETRY_CONNECTIONS);
+    assert_int_equal(fake_received(f), RETRY_CONNECTIONS);
+    assert_true(took >= RETRY_WAIT_MS - 50);
+    assert_true(took < RETRY_WAIT_MS + 3000);
+    eligc_close(c);
+    fake_stop(f);
+}
+
+/* A reload whose connection broke is not sent again (to the next server it
+ * would reload another one): ECONNLOST at once, saying so. */
+static void test_reload_lost_not_resent(void **state) {
+    (void)state;
+    fake_config ca = {.name = "A", .mode = FAKE_ANSWER, .die_after = 1, .half_answer = true};
+    fake_server *fa = fake_start(&ca);
+    fake_server *fb = start("B", FAKE_ANSWER);
+    const char *s[] = {fake_addr(fa), fake_addr(fb)};
+    eligc_conn *c = open_list(s, 2, 5000);
+    assert_int_equal(eligc_ping(c), 0);
+    eligc_reload_result r;
+    assert_int_equal(eligc_reload(c, &r), ELIGC_ECONNLOST);
+    assert_non_null(strstr(eligc_errmsg(c), "a reload is not sent again"));
+    assert_int_equal(fake_received(fb), 0);
+    assert_int_equal(eligc_ping(c), 0); /* the handle goes on, at B */
+    assert_int_equal(fake_received(fb), 1);
+    eligc_close(c);
+    fake_stop(fa);
+    fake_stop(fb);
+}
+
+/* A reload answered `unavailable` failed: it is reported at once, never
+ * sent again (not even to another server). */
+static void test_reload_unavailable_not_resent(void **state) {
+    (void)state;
+    fake_server *fa = start("A", FAKE_UNAVAILABLE);
+    fake_server *fb = start("B", FAKE_ANSWER);
+    const char *s[] = {fake_addr(fa), fake_addr(fb)};
+    eligc_conn *c = open_list(s, 2, 5000);
+    eligc_reload_result r;
+    assert_int_equal(eligc_reload(c, &r), ELIGC_ESERVER);
+    assert_int_equal(eligc_server_code(c), ELIG_ERRCODE_UNAVAILABLE);
+    assert_int_equal(fake_received(fa), 1);
+    assert_int_equal(fake_received(fb), 0);
+    eligc_close(c);
+    fake_stop(fa);
+    fake_stop(fb);
 }
 
 static void test_garbage(void **state) {
@@ -509,6 +642,11 @@ int main(void) {
         cmocka_unit_test(test_failover_rolling_depth),
         cmocka_unit_test(test_failover_none_left),
         cmocka_unit_test(test_server_closes_idle_connections),
+        cmocka_unit_test(test_protocol_error_goes_to_next_server),
+        cmocka_unit_test(test_unavailable_goes_to_next_server),
+        cmocka_unit_test(test_unavailable_everywhere),
+        cmocka_unit_test(test_reload_unavailable_not_resent),
+        cmocka_unit_test(test_reload_lost_not_resent),
         cmocka_unit_test(test_pipelined_across_hangups),
         cmocka_unit_test(test_timeout_then_fallback),
         cmocka_unit_test(test_timeout_fails_each_pending),
