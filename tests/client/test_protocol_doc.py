@@ -117,7 +117,7 @@ class ProtocolDocTest(unittest.TestCase):
         reqs = [parse_notation(n) for _, _, items in self.blocks for a, n, _ in items if a == "->"]
         methods = {r[2] if isinstance(r[2], str) else r[2].decode() for r in reqs if r[0] == 0}
         self.assertEqual(methods, {"ping", "check", "check_batch", "household", "info", "auth",
-                                   "reload", "nope"})
+                                   "reload", "journal", "nope"})
         codes = {parse_notation(n)[2][0] for _, _, items in self.blocks for a, n, _ in items
                  if a != "->" and parse_notation(n)[2] is not None}
         self.assertEqual(codes, {1, 2, 4, 5, 6})  # 3 needs 10,001 items: described in words
