@@ -230,7 +230,11 @@ int journal_open(const char *dir, int dirfd, journal **out) {
         return ELIG_ENOMEM;
     uv_mutex_init(&j->mu);
     uint64_t through = read_marks(j, dir, dirfd);
+    /* A dup shares the directory's offset with dirfd (and with whoever
+     * walked it before: recover() did): start from the top. */
     DIR *d = fdopendir(dup(dirfd));
+    if (d)
+        rewinddir(d);
     uint64_t *seqs = NULL;
     size_t n = 0, cap = 0;
     struct dirent *e;
@@ -255,6 +259,8 @@ int journal_open(const char *dir, int dirfd, journal **out) {
          * find the file by its sequence number. */
         char path[4096] = "";
         DIR *d2 = fdopendir(dup(dirfd));
+        if (d2)
+            rewinddir(d2);
         while (d2 && (e = readdir(d2)))
             if (audit_seg_name_seq(e->d_name) == seqs[i])
                 snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
