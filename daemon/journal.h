@@ -26,7 +26,8 @@
  * `durable` is a prefix: every answer up to it is in the trail.
  *
  * Across restarts: the writer saves the durable marks in AUDIT_DIR/
- * .journal-marks each time it closes a segment ("through" that segment:
+ * .journal-marks when it closes a segment, if they changed since the last
+ * save or JOURNAL_RESAVE_SEGMENTS segments have closed since ("through" that segment:
  * every offline record in the segments up to it is counted), written to a
  * temporary file, synced and renamed. At start-up the file is read and the
  * segments after it are scanned for offline records (their detail names
@@ -51,6 +52,7 @@
 #define JOURNAL_TERMINALS_MAX (1u << 20)
 #define JOURNAL_MARKS_NAME ".journal-marks"
 #define JOURNAL_PENDING_MAX 8 /* uploads of one terminal waiting to be synced */
+#define JOURNAL_RESAVE_SEGMENTS 8 /* unchanged marks are saved again this often (segments) */
 
 typedef struct journal journal;
 
