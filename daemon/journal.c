@@ -257,7 +257,8 @@ int journal_open(const char *dir, int dirfd, journal **out) {
     }
     if (d)
         closedir(d);
-    qsort(seqs, n, sizeof *seqs, by_seq);
+    if (n)
+        qsort(seqs, n, sizeof *seqs, by_seq); /* (never qsort NULL, even of nothing: UBSan) */
     uint64_t records = 0;
     for (size_t i = 0; i < n; i++) {
         /* The name holds its creation time, which this walk does not know:
