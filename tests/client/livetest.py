@@ -102,11 +102,12 @@ def tmpdir():
     return tempfile.TemporaryDirectory(prefix="eligc-live-")
 
 
-def build_snapshot(dirpath, snap_id=SNAPSHOT_ID):
-    """Writes the CSVs into dirpath and builds snapshot.lmdb there."""
+def build_snapshot(dirpath, snap_id=SNAPSHOT_ID, extra_enrollments=""):
+    """Writes the CSVs into dirpath and builds snapshot.lmdb there
+    (extra_enrollments: more rows of enrollments.csv)."""
     files = {}
     for name, text in (("households", HOUSEHOLDS), ("members", MEMBERS),
-                       ("enrollments", ENROLLMENTS)):
+                       ("enrollments", ENROLLMENTS + extra_enrollments)):
         files[name] = os.path.join(dirpath, name + ".csv")
         with open(files[name], "w") as f:
             f.write(text)
