@@ -31,7 +31,7 @@
 #
 # Needs: $ELIG_BENCH_BUILD (default ./build-bench) with bench-redis-load
 # built, and bench/data/gen-N-s1 (elig-gen output) and bench/data/keys-N-s1.csv,
-# bench/data/eligd-N-s1.mdb — bench/run makes them.
+# bench/data/eligd-N-s1-v2.mdb — bench/run makes them.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -87,7 +87,7 @@ redis_wait() {
 
 redis_start() {
   local n=$1 rdb=redis-$1-s$seed-$program-$period.rdb
-  local snap=$data/eligd-$n-s$seed.mdb
+  local snap=$data/eligd-$n-s$seed-v2.mdb
   [ -f "$snap" ] || die "no snapshot $snap (run bench/run first)"
   redis_stop
   if redis_cli ping >/dev/null 2>&1; then

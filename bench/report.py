@@ -124,6 +124,7 @@ def build(rows, args):
     out["lookup_floor_ops_per_s"] = floor("lookup_floor", "ops_per_s")
     out["answer_path_per_s"] = floor("answer_path", "answers_per_s")
     out["lookup_floor_kk_ops_per_s"] = floor("lookup_floor_kk", "ops_per_s")
+    out["btree_lookup_ops_per_s"] = floor("btree_lookup", "ops_per_s")
     out["answer_path_kk_per_s"] = floor("answer_path_kk", "answers_per_s")
 
     # growth, memory and start-up per size
@@ -193,8 +194,8 @@ def goals(o):
     sizes = [int(n) for n in o["per_size"]]
     if len(sizes) >= 2:
         lo, hi = min(sizes), max(sizes)
-        add(f"growth: check P=16 at {hi:,} vs {lo:,} families", "≥ 0.7×",
-            ratio(o["per_size"][str(hi)]["check_p16_per_s"], o["per_size"][str(lo)]["check_p16_per_s"]), 0.7)
+        add(f"growth: check P=16 at {hi:,} vs {lo:,} families", "≥ 0.8×",
+            ratio(o["per_size"][str(hi)]["check_p16_per_s"], o["per_size"][str(lo)]["check_p16_per_s"]), 0.8)
     idle = max([v["idle_rss_anon_mib"] for v in o["per_size"].values() if v["idle_rss_anon_mib"] is not None],
                default=None)
     add("idle RSS, the map aside (MiB, worst size)", "≤ 16", idle, 16, higher=False)
@@ -246,7 +247,10 @@ def markdown(o):
     lf, ap = o["lookup_floor_ops_per_s"], o["answer_path_per_s"]
     L.append("| in-process | 1 thread | 2 threads |")
     L.append("|---|---:|---:|")
-    L.append(f"| lookup floor: random mdb_get, ops/s | {fmt_n(lf.get('1'))} | {fmt_n(lf.get('2'))} |")
+    L.append(f"| lookup floor: one index probe + the household record (bench-resolve), ops/s | {fmt_n(lf.get('1'))} | {fmt_n(lf.get('2'))} |")
+    bt = o.get("btree_lookup_ops_per_s", {})
+    if bt.get("1"):
+        L.append(f"| for comparison, schema 1's lookup: random mdb_get, ops/s | {fmt_n(bt.get('1'))} | {fmt_n(bt.get('2'))} |")
     L.append(f"| eligd answer path (decode + check + encode), answers/s | {fmt_n(ap.get('1'))} | {fmt_n(ap.get('2'))} |")
     L.append(f"| answer path ÷ lookup floor | {fmt_x(ratio(ap.get('1'), lf.get('1')))} | {fmt_x(ratio(ap.get('2'), lf.get('2')))} |")
     lk, ak = o.get("lookup_floor_kk_ops_per_s", {}), o.get("answer_path_kk_per_s", {})

@@ -297,6 +297,11 @@ typedef struct {
  * batch calls it a few items ahead of elig_check, so that the slot's cache
  * miss overlaps the work on the items before it. */
 void elig_prefetch(const elig_reader *r, elig_kind kind, uint64_t id);
+/* The second stage: reads the id's index slot (prefetched a little
+ * earlier by elig_prefetch) and prefetches the household record it points
+ * to, so that a batch overlaps both misses of every lookup. Never faults:
+ * an id not present, or a target outside the file, prefetches nothing. */
+void elig_prefetch_record(const elig_reader *r, elig_kind kind, uint64_t id);
 
 /* Resolves (kind, id) to its family. Returns 1 and fills h if found, 0 if
  * the id names nothing, or a negative code (ELIG_ECORRUPT for a damaged

@@ -523,6 +523,19 @@ void elig_prefetch(const elig_reader *r, elig_kind kind, uint64_t id) {
     __builtin_prefetch(elig_idx_bucket(ix, elig_idx_home(elig_idx_key(kind, id), ix->seed, ix->nbuckets)));
 }
 
+void elig_prefetch_record(const elig_reader *r, elig_kind kind, uint64_t id) {
+    const elig_snap *s = r->snap;
+    uint64_t t;
+    if ((unsigned)kind >= ELIG_KIND_COUNT || id >= ID_LIMIT || !elig_idx_find(&s->ix, elig_idx_key(kind, id), &t))
+        return;
+    uint64_t off = t & ELIG_IDX_OFF_MAX, len = (t >> ELIG_IDX_OFF_BITS) & ELIG_IDX_LEN_MAX;
+    if (off < s->maplen && len <= s->maplen - off) {
+        __builtin_prefetch(s->map + off);
+        if (len > 64 - ((uintptr_t)(s->map + off) & 63))
+            __builtin_prefetch(s->map + off + 64);
+    }
+}
+
 /* The index gives a file offset and a length; the value there must lie
  * inside the map, be a well-formed household record, and belong to the id
  * asked for (its kk, or its card). Anything else is damage. */
