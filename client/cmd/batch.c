@@ -125,6 +125,7 @@ typedef struct {
 
     uint64_t in_size;   /* input bytes, 0 when unknown */
     uint64_t in_done;
+    prog_list progs;    /* the snapshot's programmes, from one info at the start */
 } batch;
 
 /* ---- messages ----------------------------------------------------------- */
@@ -566,6 +567,7 @@ static void make_row(batch *b, const csv_record *rec, row *r) {
             strcpy(r->program, f[COL_PROGRAM]);
             strcpy(r->period, f[COL_PERIOD]);
             r->state = ROW_WAIT;
+            prog_note(&b->progs, r->program);
         }
     }
     if (why[0]) {
@@ -998,6 +1000,7 @@ static void summary(batch *b, double t) {
         out_str(&o, secs);
         out_str(&o, ",\"stopped\":");
         out_json_str(&o, b->stop ? b->stop_msg : NULL);
+        prog_batch_summary(&b->progs, true, &o);
         out_str(&o, "}}\n");
         out_flush(&o);
         out_free(&o);
@@ -1113,6 +1116,7 @@ int batch_run(eligc_conn *c, const batch_opts *bo) {
         fatal_oom();
     bool tty = isatty(2);
     double t0 = now_s();
+    prog_list_fetch(c, &b.progs); /* which programmes the snapshot holds, if info says */
     int rc = feed(&b, r, tty, t0);
     if (rc == 0) {
         pump(&b, true);
@@ -1148,6 +1152,13 @@ int batch_run(eligc_conn *c, const batch_opts *bo) {
     }
     if (rc == 0 && (!bo->quiet || bo->json_errors))
         summary(&b, t);
+    if (rc == 0 && !bo->json_errors) { /* a warning, so even with --quiet */
+        outbuf o;
+        out_init(&o, stderr);
+        prog_batch_summary(&b.progs, false, &o);
+        out_flush(&o);
+        out_free(&o);
+    }
     csv_close(r);
     if (fd > 0)
         close(fd);

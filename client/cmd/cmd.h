@@ -2,7 +2,8 @@
  *
  * main.c parses the command line and runs check / household / info / ping;
  * batch.c runs `elig batch`; csv.c reads CSV records; format.c turns
- * answers into text (human lines, JSON, CSV cells). */
+ * answers into text (human lines, JSON, CSV cells); programs.c warns about
+ * programmes the snapshot does not hold. */
 #ifndef ELIG_CMD_H
 #define ELIG_CMD_H
 
@@ -84,6 +85,43 @@ void out_household_human(outbuf *o, const eligc_household *h);
 void out_household_json(outbuf *o, const eligc_household *h);
 void out_info_human(outbuf *o, const eligc_info *i);
 void out_info_json(outbuf *o, const eligc_info *i);
+
+/* ---- programs.c: programmes the snapshot does not hold ------------------ */
+
+#define PROG_MISSING_MAX 16 /* unknown programmes named in a batch's summary */
+
+/* The programmes a snapshot holds, from `info`, and (for a batch) the
+ * programmes asked about that it does not hold, with their row counts. */
+typedef struct {
+    bool known; /* info named the snapshot's programmes: the rest is valid */
+    char snapshot[ELIGC_SNAPSHOT_MAX + 1];
+    size_t n;
+    char names[ELIGC_INFO_PROGRAMS_MAX][ELIG_WIRE_PROGRAM_MAX + 1];
+    struct {
+        char name[ELIG_WIRE_PROGRAM_MAX + 1];
+        unsigned long rows;
+    } missing[PROG_MISSING_MAX];
+    size_t n_missing;
+    int last_missing;        /* index of the last one found, or -1 */
+    unsigned long more_rows; /* rows of unknown programmes past PROG_MISSING_MAX */
+} prog_list;
+
+/* Asks `info` (one request; nothing may be pipelined). 0 with p->known,
+ * or -1 when the server cannot tell (an error, e.g. info not granted to
+ * the channel; no `programs` key; more names than eligc_info keeps). */
+int prog_list_fetch(eligc_conn *c, prog_list *p);
+/* The snapshot holds program, or p does not know. */
+bool prog_list_holds(const prog_list *p, const char *program);
+/* `elig check`: when a is not_enrolled, asks `info` and, if that snapshot
+ * holds no programme q->program, prints a warning on stderr (a JSON object
+ * with json). Says nothing when info cannot tell. */
+void prog_check_warn(eligc_conn *c, bool json, const eligc_query *q, const eligc_answer *a);
+/* `elig batch`: counts one row asking about program. */
+void prog_note(prog_list *p, const char *program);
+/* `elig batch`: the programmes noted that the snapshot does not hold: with
+ * json the `,"unknown_programs":{NAME: rows, ...}` member of the summary
+ * object (null when unknown); else a warning line, or nothing. */
+void prog_batch_summary(const prog_list *p, bool json, outbuf *o);
 
 /* ---- batch.c ----------------------------------------------------------- */
 

@@ -51,11 +51,14 @@ static void usage(FILE *f) {
         "Commands:\n"
         "  check KIND ID PROGRAM PERIOD\n"
         "                     one query: KIND is nik, kk or kks; ID 16 digits;\n"
-        "                     PROGRAM e.g. PKH; PERIOD YYYY-MM\n"
+        "                     PROGRAM e.g. PKH; PERIOD YYYY-MM; a not_enrolled\n"
+        "                     about a programme the snapshot does not hold is\n"
+        "                     followed by a warning on stderr\n"
         "  batch [FILE]       CSV queries kind,id,program,period (header optional)\n"
         "                     from FILE or stdin (-); CSV answers in the same order\n"
         "                     on stdout, pipelined; a bad row is reported with its\n"
-        "                     line number and the rest go on\n"
+        "                     line number and the rest go on; a warning names the\n"
+        "                     programmes asked about that the snapshot does not hold\n"
         "  household KIND ID  the family of an id, with its enrollments\n"
         "  info               the server's version, snapshot and counters\n"
         "  ping               is the server answering?\n"
@@ -82,7 +85,7 @@ static void usage(FILE *f) {
         "  --pipeline N         batch: requests in flight (default %d)\n"
         "  --batch-size N       batch: queries per request, 1 for one check each\n"
         "                       (default %d, at most 10000)\n"
-        "  --quiet              batch: no summary lines on stderr\n"
+        "  --quiet              batch: no summary lines on stderr (warnings still)\n"
         "  --format csv|jsonl   batch: answers as CSV (default) or JSON lines\n"
         "  --keep-columns       batch: pass the input's other columns through, in\n"
         "                       order, byte for byte (the default)\n"
@@ -418,8 +421,9 @@ static int cmd_check(const cli *o, eligc_conn *c, const eligc_query *q) {
     } else {
         out_answer_human(&out, &a);
     }
-    int status = o->exit_status && !a.eligible ? EXIT_NOT_ELIGIBLE : EXIT_OK;
-    return finish(&out, status);
+    int status = finish(&out, o->exit_status && !a.eligible ? EXIT_NOT_ELIGIBLE : EXIT_OK);
+    prog_check_warn(c, o->json, q, &a); /* not_enrolled: is the programme known at all? */
+    return status;
 }
 
 /* The query of `check`, checked before any connection is made. */

@@ -102,11 +102,12 @@ def tmpdir():
     return tempfile.TemporaryDirectory(prefix="eligc-live-")
 
 
-def build_snapshot(dirpath, snap_id=SNAPSHOT_ID):
-    """Writes the CSVs into dirpath and builds snapshot.lmdb there."""
+def build_snapshot(dirpath, snap_id=SNAPSHOT_ID, extra_enrollments=""):
+    """Writes the CSVs into dirpath and builds snapshot.lmdb there
+    (extra_enrollments: more rows of enrollments.csv)."""
     files = {}
     for name, text in (("households", HOUSEHOLDS), ("members", MEMBERS),
-                       ("enrollments", ENROLLMENTS)):
+                       ("enrollments", ENROLLMENTS + extra_enrollments)):
         files[name] = os.path.join(dirpath, name + ".csv")
         with open(files[name], "w") as f:
             f.write(text)
@@ -149,6 +150,17 @@ class Daemon:
     def pid(self):
         return self.proc.pid
 
+    def tls_addr(self):
+        """127.0.0.1:PORT of --tls-listen 127.0.0.1:0, from the start-up log
+        line (start the daemon with --log-level info)."""
+        import re
+        self.log.flush()
+        with open(self.log.name) as f:
+            m = re.search(r" tls 127\.0\.0\.1:(\d+)", f.read())
+        if not m:
+            raise RuntimeError("no tls address in " + self.log.name)
+        return "127.0.0.1:" + m.group(1)
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -165,6 +177,31 @@ class Daemon:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def write_channels(path, channels):
+    """Writes an eligd --auth-file (SPEC 6): channels is a list of (name,
+    {key: value}); a "token" value is written as its token_sha256."""
+    import hashlib
+    lines = []
+    for name, keys in channels:
+        lines.append("[channel %s]" % name)
+        for k, v in keys.items():
+            if k == "token":
+                k, v = "token_sha256", hashlib.sha256(v.encode()).hexdigest()
+            lines.append("%s = %s" % (k, v))
+        lines.append("")
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
+    return path
+
+
+def write_token(path, token):
+    """A token file as a client keeps it: mode 0600, the token and a newline."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.write(fd, (token + "\n").encode())
+    os.close(fd)
+    return path
 
 
 def elig(*args, stdin=None, timeout=120):

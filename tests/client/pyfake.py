@@ -1,6 +1,7 @@
 """pyfake - a scripted msgpack-RPC server on 127.0.0.1 for the Python
 client's tests: it answers each request with what a script function
-returns, so error codes the real eligd does not send yet (4, 5, 6) can be
+returns, so what the real eligd cannot be made to send on demand
+(`unavailable` on a query, unknown error codes, malformed answers) can be
 played. Bounded: a daemon thread, sockets with timeouts, stop() joins."""
 import socket
 import threading
@@ -13,10 +14,8 @@ class FakeServer:
     (from 0) of the server's life; or None to close the connection
     without answering."""
 
-    def __init__(self, script, tls=None):
+    def __init__(self, script):
         self.script = script
-        self.tls = tls      # an ssl.SSLContext (server side) to speak TLS
-        self.peer_certs = []  # TLS: the client certificate of each connection (DER or None)
         self.n = 0
         self.accepted = 0   # connections accepted
         self.requests = []  # (method, params) in arrival order
@@ -41,14 +40,6 @@ class FakeServer:
             threading.Thread(target=self._serve, args=(c,), daemon=True).start()
 
     def _serve(self, c):
-        if self.tls is not None:
-            c.settimeout(5)
-            try:
-                c = self.tls.wrap_socket(c, server_side=True)
-            except (OSError, ValueError):
-                c.close()
-                return  # a failed handshake: the client's verification said no
-            self.peer_certs.append(c.getpeercert(binary_form=True))
         c.settimeout(0.2)
         u = msgpack.Unpacker(raw=False)
         try:

@@ -304,7 +304,7 @@ class CliTest(unittest.TestCase):
         self.assertIn("nope.csv", r.stderr)
 
     def test_batch_server_dies_stops_with_errors(self):
-        d = Fake(self.tmp, "D", "answer", die_after=3)
+        d = Fake(self.tmp, "D", "answer", die_after=4)  # the info elig batch asks first, 3 rows
         try:
             src = "".join("nik,%016d,PKH,2026-11\n" % (3171000000000000 + i) for i in range(50))
             r = elig("--server", d.addr, "batch", "--batch-size", "1", "--pipeline", "1",

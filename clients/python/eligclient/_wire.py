@@ -27,7 +27,7 @@ REASONS = ("eligible", "not_found", "member_deceased", "household_suspended",
            "household_graduated", "household_terminated", "not_enrolled",
            "outside_period", "enrollment_suspended")
 ANSWER_KEYS = ("eligible", "reason", "kk", "region", "amount", "snapshot")
-UNAVAILABLE, RATE_LIMITED = 5, 6
+UNAUTHORIZED, UNAVAILABLE, RATE_LIMITED = 4, 5, 6
 
 
 # ---------------------------------------------------------------------------
@@ -181,6 +181,12 @@ def decode_auth(res):
     return True
 
 
+def decode_reload(res):
+    if type(res) is not dict or type(res.get("snapshot")) is not str:
+        raise E.ProtocolError("reload answered %.100r, not {snapshot, content_sha256}" % (res,))
+    return res
+
+
 def decode_any(res):
     return res
 
@@ -287,23 +293,26 @@ def tls_context(tls=False, ca=None, cert=None, key=None, verify=True):
 # ---------------------------------------------------------------------------
 
 _pack = msgpack.Packer(use_bin_type=True).pack  # one packer: packb makes one a call
+_MAX_WINDOW = 1024  # after a rate limit, the window grows to this, then goes away
 
 
 class Request:
     """One request: encoded once, answered or failed once."""
-    __slots__ = ("msgid", "data", "decode", "done", "value", "error", "retries", "on_done",
-                 "internal")
+    __slots__ = ("msgid", "data", "decode", "done", "value", "error", "retries", "limited",
+                 "on_done", "internal", "retry")
 
-    def __init__(self, msgid, method, params, decode, internal=False):
+    def __init__(self, msgid, method, params, decode, internal=False, retry=True):
         self.msgid = msgid
         self.data = _pack([REQUEST, msgid, method, params])
         self.decode = decode
         self.done = False
         self.value = None
         self.error = None
-        self.retries = 0
+        self.retries = 0      # re-sends after unavailable
+        self.limited = 0.0    # seconds waited on rate_limited so far
         self.on_done = None
         self.internal = internal
+        self.retry = retry    # False: an error 5 or 6 is final (reload)
 
     def finish(self, value=None, error=None):
         self.done = True
@@ -321,31 +330,44 @@ class Engine:
     nothing; take() then gives the bytes to write), take() for the bytes of
     requests not yet written, feed(data) with bytes read, lost() when the
     connection is gone (unanswered requests will be written again), and
-    fail_all(exc) to give up. due() moves delayed retries back in line."""
+    fail_all(exc) to give up. due() moves delayed retries back in line.
+
+    Rate limits: an answer rate_limited "retry after N ms" holds every
+    request not yet written (and those submitted meanwhile) until then, as
+    well as the refused one, and then lets one request out at a time,
+    doubling the window with each answer until it is gone (as TCP's slow
+    start does): the client settles at the channel's rate instead of
+    writing what the server would refuse. A request keeps being retried
+    while its waits add up to at most `rate_wait` seconds."""
 
     def __init__(self, retries=3, backoff=0.05, backoff_max=2.0, max_message=16 << 20,
-                 creds=None):
+                 creds=None, rate_wait=60.0):
         self.retries = retries
         self.backoff = backoff
         self.backoff_max = backoff_max
         self.max_message = max_message
         self.creds = creds
+        self.rate_wait = rate_wait
         self.next_id = 1
         self.unsent = collections.deque()    # not written on this connection
         self.inflight = collections.deque()  # written, answers come in this order
         self.delayed = []                    # [(due, request)] retries waiting
+        self.hold_until = 0.0                # rate_limited: nothing new written before
+        self.window = None                   # rate_limited: requests in flight at most
         self.unpacker = None
         self.progress = 0                    # answers received, ever
-        self.auth_error = None               # the last internal auth's error
+        self.auth_error = None               # this connection's internal auth failed so
 
     # -- requests --------------------------------------------------------------
 
-    def submit(self, method, params, decode, internal=False, front=False):
+    def submit(self, method, params, decode, internal=False, front=False, retry=True):
         msgid = self.next_id
         self.next_id = msgid + 1 if msgid < 0xFFFFFFFF else 1
-        r = Request(msgid, method, params, decode, internal)
+        r = Request(msgid, method, params, decode, internal, retry)
         if front:
             self.unsent.appendleft(r)
+        elif self.hold_until and time.monotonic() < self.hold_until:
+            self.delayed.append((self.hold_until, r))
         else:
             self.unsent.append(r)
         return r
@@ -359,10 +381,19 @@ class Engine:
         if not self.unsent:
             return b""
         u = self.unsent
-        self.inflight.extend(u)
-        data = b"".join(r.data for r in u)
-        u.clear()
-        return data
+        if self.window is None:
+            self.inflight.extend(u)
+            data = b"".join(r.data for r in u)
+            u.clear()
+            return data
+        room = self.window - len(self.inflight)
+        out = []
+        while u and (room > 0 or u[0].internal):
+            r = u.popleft()
+            self.inflight.append(r)
+            out.append(r.data)
+            room -= not r.internal
+        return b"".join(out)
 
     def next_due(self):
         return min(d for d, _ in self.delayed) if self.delayed else None
@@ -385,6 +416,7 @@ class Engine:
     def connected(self):
         self.unpacker = msgpack.Unpacker(raw=False, max_buffer_size=self.max_message,
                                          strict_map_key=False)
+        self.auth_error = None
         if self.creds is not None:
             self.submit("auth", self.creds.params(), decode_auth, internal=True, front=True)
 
@@ -436,6 +468,9 @@ class Engine:
         self.inflight.popleft()
         self.progress += 1
         err = m[2]
+        if self.window is not None and not (err is not None and type(err) is list and err
+                                            and err[0] == RATE_LIMITED):
+            self.window = None if self.window >= _MAX_WINDOW else self.window * 2
         if err is not None:
             if (type(err) is not list or len(err) != 2 or type(err[0]) is not int
                     or type(err[1]) is not str):
@@ -453,19 +488,38 @@ class Engine:
         r.finish(value)
 
     def _error(self, r, code, message):
-        exc = E.server_error(code, message)
-        if r.internal:
-            self.auth_error = exc
+        if r.internal:  # the auth of the credentials, sent first on this connection
+            self.auth_error = E.server_error(code, message)
             return
-        if code in (UNAVAILABLE, RATE_LIMITED) and r.retries < self.retries:
+        if code == UNAUTHORIZED and self.auth_error is not None and self.creds is not None:
+            # refused because that auth failed: say so, not "call auth first"
+            e = self.auth_error
+            r.finish(error=E.server_error(e.code, "auth as channel %s refused: %s" % (
+                self.creds.channel, e.message)))
+            return
+        exc = E.server_error(code, message)
+        if r.retry and code == RATE_LIMITED and exc.retry_after is not None \
+                and r.limited + exc.retry_after <= self.rate_wait:
+            r.limited += exc.retry_after
+            self.window = 1
+            self._hold(time.monotonic() + exc.retry_after)
+            self.delayed.append((self.hold_until, r))
+            return
+        if r.retry and code == UNAVAILABLE and r.retries < self.retries:
             r.retries += 1
-            if code == RATE_LIMITED and exc.retry_after is not None:
-                wait = exc.retry_after
-            else:
-                wait = min(self.backoff * (2 ** (r.retries - 1)), self.backoff_max)
+            wait = min(self.backoff * (2 ** (r.retries - 1)), self.backoff_max)
             self.delayed.append((time.monotonic() + wait, r))
             return
         r.finish(error=exc)
+
+    def _hold(self, until):
+        """Nothing not yet written goes out before `until` (rate_limited)."""
+        if until <= self.hold_until:
+            return
+        self.hold_until = until
+        keep = collections.deque(r for r in self.unsent if r.internal)
+        self.delayed.extend((until, r) for r in self.unsent if not r.internal)
+        self.unsent = keep
 
     def backoff_wait(self, round_no):
         """Pause before the round_no-th (from 1) new round of connection tries."""

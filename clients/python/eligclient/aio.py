@@ -11,7 +11,7 @@ import time
 
 from . import _wire as W
 from . import errors as E
-from .client import _why
+from .client import RELOAD_TIMEOUT, _why
 
 __all__ = ["AsyncClient"]
 
@@ -34,7 +34,7 @@ class AsyncClient:
                  backoff=0.1, backoff_max=2.0, batch_max=W.MAX_BATCH, tls=False,
                  tls_ca=None, tls_cert=None, tls_key=None, tls_verify=True,
                  server_hostname=None, channel=None, token=None, token_file=None,
-                 max_message=16 << 20):
+                 max_message=16 << 20, rate_wait=60.0):
         if not 1 <= batch_max <= W.MAX_BATCH:
             raise ValueError("batch_max must be in 1-%d" % W.MAX_BATCH)
         self._servers = W.parse_servers(servers)
@@ -45,7 +45,7 @@ class AsyncClient:
         self._ssl = W.tls_context(tls, tls_ca, tls_cert, tls_key, tls_verify)
         self._server_hostname = server_hostname
         self._eng = W.Engine(retries, backoff, backoff_max, max_message,
-                             W.credentials(channel, token, token_file))
+                             W.credentials(channel, token, token_file), rate_wait)
         self._cur = 0
         self._reader = self._writer = None
         self._task = None        # the driver: connects, reads, fails over
@@ -117,20 +117,28 @@ class AsyncClient:
         self._eng.creds = creds
         return True
 
-    async def reload(self):
-        return await self._call("reload", [], W.decode_any)
+    async def reload(self, timeout=RELOAD_TIMEOUT):
+        """As Client.reload: not retried; waits up to `timeout` (300 s)."""
+        old = self._timeout
+        self._timeout = max(old, timeout)
+        try:
+            return await self._call("reload", [], W.decode_reload, retry=False)
+        finally:
+            self._timeout = old
 
     async def call(self, method, params):
         return await self._call(method, list(params), W.decode_any)
 
-    async def _call(self, method, params, decode):
+    async def _call(self, method, params, decode, retry=True):
         if self._closed:
             raise E.ConnectionLost("client closed")
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
-        r = self._eng.submit(method, params, decode)
+        r = self._eng.submit(method, params, decode, retry=retry)
         r.on_done = lambda _r: fut.done() or fut.set_result(None)
         self._kick(loop)
+        if self._eng.delayed:  # held back by a rate limit: the timer brings it
+            self._arm_timer()
         w = self._writer
         if w is not None and w.transport.get_write_buffer_size() > _HIGH_WATER:
             try:
@@ -256,7 +264,8 @@ class AsyncClient:
             return
         self._fails = 0
         if self._lost:
-            raise E.ConnectionLost("%s; no server took over (%s)" % (self._lost, last))
+            raise E.ConnectionLost("%s; no server took over%s" % (
+                self._lost, " (%s)" % last if last else ""))
         raise E.ConnectError(last)
 
     def _drop(self):

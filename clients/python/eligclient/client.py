@@ -20,6 +20,7 @@ __all__ = ["Client", "Pending"]
 _READ = 1 << 18
 _WRITE = 1 << 20
 _AUTO_FLUSH = 1 << 16  # unwritten request bytes that make a send write
+RELOAD_TIMEOUT = 300.0  # seconds a reload may take (elig reload's default too)
 _POLLIN, _POLLOUT = select.POLLIN, select.POLLOUT
 _POLLERR = select.POLLERR | select.POLLHUP | select.POLLNVAL
 
@@ -55,10 +56,13 @@ class Client:
     connect_timeout  per connection attempt (default 2)
     retries     rounds of connection attempts over the whole list after a
                 connection is lost or refused, and re-sends of a request
-                answered unavailable (5) or rate_limited (6) (default 5)
+                answered unavailable (5) (default 5)
     backoff, backoff_max  first pause and longest pause between rounds,
-                doubling (default 0.1 and 2 seconds); rate_limited waits
-                what the server asks
+                doubling (default 0.1 and 2 seconds)
+    rate_wait   a request answered rate_limited (6) is sent again after the
+                wait the server names, and nothing new is written before
+                then; it raises RateLimited once its waits would pass
+                rate_wait seconds in all (default 60)
     batch_max   items per check_batch request (default 10000, the SPEC's
                 limit); longer lists are split
     tls, tls_ca, tls_cert, tls_key, tls_verify, server_hostname
@@ -78,7 +82,7 @@ class Client:
                  backoff=0.1, backoff_max=2.0, batch_max=W.MAX_BATCH, tls=False,
                  tls_ca=None, tls_cert=None, tls_key=None, tls_verify=True,
                  server_hostname=None, channel=None, token=None, token_file=None,
-                 max_message=16 << 20):
+                 max_message=16 << 20, rate_wait=60.0):
         if not 1 <= batch_max <= W.MAX_BATCH:
             raise ValueError("batch_max must be in 1-%d" % W.MAX_BATCH)
         self._servers = W.parse_servers(servers)
@@ -89,7 +93,7 @@ class Client:
         self._ssl = W.tls_context(tls, tls_ca, tls_cert, tls_key, tls_verify)
         self._server_hostname = server_hostname
         self._eng = W.Engine(retries, backoff, backoff_max, max_message,
-                             W.credentials(channel, token, token_file))
+                             W.credentials(channel, token, token_file), rate_wait)
         self._cur = 0
         self._sock = None
         self._wbuf = bytearray()
@@ -169,10 +173,20 @@ class Client:
         self._eng.creds = creds
         return True
 
-    def reload(self):
-        """Asks the server to reload its snapshot (SPEC 9): {snapshot,
-        content_sha256}, or Unavailable with the reason."""
-        return self._call("reload", [], W.decode_any)
+    def reload(self, timeout=RELOAD_TIMEOUT):
+        """Asks the server to reload its snapshot now and waits for it (SPEC
+        9): {snapshot, content_sha256} of the snapshot serving afterwards.
+        A failed reload raises Unavailable with eligd's reason (the old
+        snapshot keeps serving) and is not retried. Allowed on the Unix
+        socket, or to a channel granted `reload` (else Unauthorized).
+        `timeout` (default 300 s) replaces the client's while it waits:
+        opening, and with --verify hashing, a big snapshot takes a while."""
+        old = self._timeout
+        self._timeout = max(old, timeout)
+        try:
+            return self._result(self._eng.submit("reload", [], W.decode_reload, retry=False))
+        finally:
+            self._timeout = old
 
     def call(self, method, params):
         """Any method with the params given, the result as decoded."""
@@ -301,7 +315,8 @@ class Client:
             return
         self._fails = 0
         if self._lost:
-            raise E.ConnectionLost("%s; no server took over (%s)" % (self._lost, last))
+            raise E.ConnectionLost("%s; no server took over%s" % (
+                self._lost, " (%s)" % last if last else ""))
         raise E.ConnectError(last)
 
     def _drop(self):
@@ -437,6 +452,8 @@ class Client:
 def _why(e):
     if isinstance(e, socket.timeout):
         return "timed out"
+    if isinstance(e, ssl.SSLCertVerificationError) and e.verify_message:
+        return "%s: %s" % (e.reason or "certificate verify failed", e.verify_message)
     if isinstance(e, ssl.SSLError):
         return e.reason or str(e)
     return e.strerror or errno.errorcode.get(e.errno, str(e))

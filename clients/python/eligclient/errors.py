@@ -87,7 +87,9 @@ class Unavailable(ServerError):
 
 class RateLimited(ServerError):
     """Over the channel's rate. `retry_after` is the wait the server asked
-    for, in seconds (None if its message named none)."""
+    for, in seconds, from its message `rate_limited: retry after N ms`; None
+    when the message names none (a check_batch larger than the channel's
+    burst, which waiting does not cure: split it)."""
 
     code = 6
 
@@ -108,12 +110,12 @@ def server_error(code, message):
     return _CLASSES.get(code, ServerError)(code, message)
 
 
-_MS = re.compile(r"(\d+)\s*ms")
-_NUM = re.compile(r"\d+")
+_RETRY_AFTER = re.compile(r"retry after (\d+) ms")
 
 
 def retry_after_s(message):
-    """The delay a rate_limited message asks for, in seconds: the number
-    before "ms", else the first number in the message; None if none."""
-    m = _MS.search(message) or _NUM.search(message)
-    return int(m.group(1) if m.re is _MS else m.group(0)) / 1000.0 if m else None
+    """The delay a rate_limited message asks for, in seconds: N of its
+    "retry after N ms" (eligd's wording, daemon/auth.c); None if it has
+    none."""
+    m = _RETRY_AFTER.search(message)
+    return int(m.group(1)) / 1000.0 if m else None
