@@ -29,6 +29,7 @@ on one new connection:
 A live response must equal eligd's, with eligd's snapshot path written as
 the page's /srv/elig/live.mdb. For `<~`, the counters and times of `info`
 (uptime_s, connections, requests, created, audit.written, audit.backlog)
+and `journal`'s durable
 need only have the same type, and a number in an error message stands for
 any number (but `item N` must be N). A request with no response line must
 get none (a notification): a ping sent behind it must be answered first.
@@ -54,7 +55,7 @@ SOURCE_DIR = None
 SNAPSHOT_ID = "dtks-2026-11"
 NEXT_ID = "dtks-2026-12"
 DOC_SNAPSHOT_PATH = "/srv/elig/live.mdb"
-VARYING = {"uptime_s", "connections", "requests", "created", "written", "backlog"}
+VARYING = {"uptime_s", "connections", "requests", "created", "written", "backlog", "durable"}
 TAG = re.compile(r"<!-- wire: (live|live auth|live unix(?: next-snapshot| empty-snapshot)?|"
                  r"source) -->")
 
