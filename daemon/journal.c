@@ -33,7 +33,6 @@ struct journal {
     uv_mutex_t mu;
     mark *v;           /* open addressing, linear probing; cap a power of two */
     size_t cap, n;
-    uint64_t refused;  /* uploads refused: table full, or another connection's still pending */
     /* The last marks file saved (writer thread only): a segment close
      * whose marks are the same saves again only every
      * JOURNAL_RESAVE_SEGMENTS segments (each save is three syncs). */
@@ -299,14 +298,12 @@ int journal_begin(journal *j, const char *channel, size_t channel_len, const cha
     uv_mutex_lock(&j->mu);
     mark *m = find_or_add(j, channel, channel_len, terminal, terminal_len);
     if (!m) {
-        j->refused++;
         uv_mutex_unlock(&j->mu);
         *why = "the server keeps marks for too many terminals";
         return -1;
     }
     promote(m, durable, ud);
     if (m->npend && (m->ring != ring || m->npend == JOURNAL_PENDING_MAX)) {
-        j->refused++;
         uv_mutex_unlock(&j->mu);
         *why = "an earlier upload of this terminal is still being written; retry";
         return -1;
@@ -395,9 +392,3 @@ int journal_checkpoint(journal *j, int dirfd, uint64_t through, journal_durable_
     return 0;
 }
 
-void journal_counts(journal *j, uint64_t *terminals, uint64_t *refused) {
-    uv_mutex_lock(&j->mu);
-    *terminals = j->n;
-    *refused = j->refused;
-    uv_mutex_unlock(&j->mu);
-}

@@ -41,7 +41,8 @@
  * journal_checkpoint. journal_open runs before either starts.
  *
  * Limits: JOURNAL_TERMINALS_MAX (channel, terminal) pairs; past it an
- * upload from a new terminal is refused (unavailable) and counted. */
+ * upload from a new terminal is refused (unavailable) and counted with the
+ * trail's refused requests (audit.c: info.audit.refused, the metrics). */
 #ifndef ELIGD_JOURNAL_H
 #define ELIGD_JOURNAL_H
 
@@ -93,9 +94,6 @@ void journal_end(journal *j, journal_claim *cl, bool queued, int ring, uint64_t 
  * the audit directory). Writer thread only. 0, or -1 with the reason
  * logged (the previous file stays: start-up then scans more). */
 int journal_checkpoint(journal *j, int dirfd, uint64_t through, journal_durable_fn durable, void *ud);
-
-/* Counters for `info`/metrics: terminals known, uploads refused. */
-void journal_counts(journal *j, uint64_t *terminals, uint64_t *refused);
 
 /* The detail string of an offline record, "terminal=T seq=N", and back
  * (false if detail is not one). */
