@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "offline.h"
 
 static int bad_query(eligc_conn *c, const eligc_query *q, size_t item, bool batch) {
     const char *why;
@@ -111,11 +112,37 @@ int eligc_ping(eligc_conn *c) {
     return rc ? decode_failed(c, rc, why) : 0;
 }
 
+static int check_online(eligc_conn *c, const eligc_query *q, eligc_answer *a) {
+    int rc = eligc_send_check(c, q);
+    return rc ? rc : eligc_recv_check(c, a);
+}
+
 int eligc_check(eligc_conn *c, const eligc_query *q, eligc_answer *a) {
     int rc = idle_or_busy(c);
-    if (rc || (rc = eligc_send_check(c, q)))
+    if (rc)
         return rc;
-    return eligc_recv_check(c, a);
+    eligc__offline *off = eligc__offline_of(c);
+    if (!off)
+        return check_online(c, q, a);
+    if ((rc = bad_query(c, q, 0, false)))
+        return rc;
+    if (eligc__offline_skip_network(off)) /* the servers failed a moment ago */
+        return eligc__offline_check(c, off, q, a, 0);
+    rc = check_online(c, q, a);
+    /* A timeout moves the handle to the next server: give each its turn
+     * before the extract answers ("no server answers"). */
+    for (size_t i = 1; rc == ELIGC_ETIMEOUT && i < eligc__offline_servers(off); i++)
+        rc = check_online(c, q, a);
+    if (rc == 0)
+        eligc__offline_online(off);
+    return eligc__offline_covers(rc) ? eligc__offline_check(c, off, q, a, rc) : rc;
+}
+
+int eligc_offline_info(eligc_conn *c, eligc_extract_info *out) {
+    eligc__offline *off = eligc__offline_of(c);
+    if (!off)
+        return eligc__seterr(c, ELIGC_EBADARG, "bad argument: the handle has no offline_extract");
+    return eligc__offline_info(c, off, out);
 }
 
 int eligc_check_batch(eligc_conn *c, const eligc_query *q, size_t n, eligc_answer *out) {

@@ -29,6 +29,7 @@
  * `reload` is never sent again: its `unavailable` is the reload's failure.
  */
 #include "conn.h"
+#include "offline.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -113,6 +114,8 @@ struct eligc_conn {
     int server_code;
     char errmsg[512];
     char fail_msg[512]; /* why the failed requests failed */
+
+    eligc__offline *offline; /* answers from an extract (SPEC 10), or NULL */
 };
 
 static req *q_at(const eligc_conn *c, size_t i) {
@@ -141,6 +144,8 @@ void eligc__set_server_code(eligc_conn *c, int code) { c->server_code = code; }
 
 size_t eligc__batch_max(const eligc_conn *c) { return c->batch_max; }
 
+int eligc__request_timeout_ms(const eligc_conn *c) { return c->request_timeout_ms; }
+
 /* ---- options ----------------------------------------------------------- */
 
 void eligc_options_env(eligc_options *opt) {
@@ -159,6 +164,7 @@ void eligc_options_init(eligc_options *opt) {
     opt->max_pending = 65536;
     opt->max_message = 16 * 1024 * 1024;
     opt->batch_max = ELIG_WIRE_MAX_BATCH;
+    opt->offline_retry_ms = 30000;
 }
 
 /* "unix:PATH" with a path that fits a sockaddr_un, or "HOST:PORT" with a
@@ -231,6 +237,8 @@ static int apply_options(eligc_conn *c, const eligc_options *opt) {
         rc = tls_setup(c, &o);
     if (rc == 0)
         rc = load_credentials(c, &o);
+    if (rc == 0)
+        rc = eligc__offline_new(c, &o, &c->offline);
     return rc;
 }
 
@@ -1069,6 +1077,7 @@ void eligc_close(eligc_conn *c) {
     for (size_t i = 0; i < c->n_servers; i++)
         free(c->servers[i]);
     free(c->servers);
+    eligc__offline_free(c->offline);
     free(c->q);
     eligc__buf_free(&c->log);
     eligc__buf_free(&c->in);
@@ -1076,6 +1085,8 @@ void eligc_close(eligc_conn *c) {
 }
 
 const char *eligc_errmsg(const eligc_conn *c) { return c ? c->errmsg : "no handle"; }
+
+eligc__offline *eligc__offline_of(const eligc_conn *c) { return c->offline; }
 
 int eligc_server_code(const eligc_conn *c) { return c ? c->server_code : 0; }
 

@@ -55,6 +55,11 @@ void eligc__set_server_code(eligc_conn *c, int code);
 
 /* The batch size limit of c's options. */
 size_t eligc__batch_max(const eligc_conn *c);
+/* The request timeout of c's options, in milliseconds. */
+int eligc__request_timeout_ms(const eligc_conn *c);
+
+/* The handle's offline answering (offline.h), or NULL without an extract. */
+struct eligc__offline *eligc__offline_of(const eligc_conn *c);
 
 /* Kind and id syntax (query.c): 0 or ELIGC_EBADARG with *why the field. */
 int eligc__id_valid(elig_kind kind, const char *id, const char **why);

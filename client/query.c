@@ -1,7 +1,6 @@
 /* query.c — the query syntax of SPEC 2, checked before anything is sent,
- * by the same field rules the daemon and the builder use (lib/field.c,
- * compiled into this library with hidden visibility: a terminal needs no
- * LMDB to ask a question). */
+ * by the same field rules the daemon and the builder use (libelig's
+ * lib/field.c). */
 #include <string.h>
 
 #include "elig.h"

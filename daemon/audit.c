@@ -29,6 +29,7 @@
 
 #include "alloc.h"
 #include "auditfmt.h"
+#include "journal.h"
 #include "log.h"
 
 #define BLOCK_TARGET (64 * 1024)          /* seal a block at this many raw bytes */
@@ -53,10 +54,15 @@ struct audit_ring {
     /* Consumer's line: the writer. */
     alignas(64) atomic_uint_fast64_t tail; /* bytes ever taken */
     atomic_uint_fast64_t taken;            /* records taken */
+    uint64_t sealed;                       /* tail when the last block was sealed */
+    /* Every record below this is written and synced (journal.h: an
+     * upload's records are acknowledged once it passes them). */
+    atomic_uint_fast64_t durable;
     /* Fixed after open. */
     alignas(64) uint8_t *data;
     uint64_t cap, mask;
     audit *a;
+    int index;                             /* worker number; cfg.workers for control */
 };
 
 typedef struct {
@@ -103,6 +109,8 @@ struct audit {
     bool dirty;
     uint64_t block_age_ms;
 
+    journal *journal;         /* offline terminals' marks (journal.h) */
+
     /* Shared with `info` and the metrics. */
     uv_mutex_t err_mu;
     char err[320];            /* "" while all is well */
@@ -127,11 +135,12 @@ static inline void bump(atomic_uint_fast64_t *n, uint64_t by) {
 
 /* ---- rings ------------------------------------------------------------- */
 
-static int ring_init(audit_ring *r, audit *a, size_t bytes) {
+static int ring_init(audit_ring *r, audit *a, int index, size_t bytes) {
     uint64_t cap = 4096;
     while (cap < bytes)
         cap <<= 1;
     memset(r, 0, sizeof *r);
+    r->index = index;
     if (!(r->data = elig_malloc(cap)))
         return ELIG_ENOMEM;
     r->cap = cap;
@@ -357,6 +366,11 @@ static void seal_block(audit *a) {
     a->seg_records += a->raw_count;
     a->raw_len = 0;
     a->raw_count = 0;
+    /* Everything taken so far is in `out` now. */
+    for (int i = 0; i <= a->cfg.workers; i++) {
+        audit_ring *r = i < a->cfg.workers ? &a->rings[i] : &a->control;
+        r->sealed = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    }
 }
 
 /* Seals the end block; the next segment's header will name this one. */
@@ -400,12 +414,26 @@ static int flush_out(audit *a) {
 }
 
 static void sync_now(audit *a) {
-    if (fdatasync(a->fd) != 0)
+    if (fdatasync(a->fd) != 0) {
         set_error(a, "cannot sync %s/%s: %s", a->cfg.dir, a->seg_name, strerror(errno));
-    else if (a->dir_dirty && fsync(a->dirfd) == 0)
-        a->dir_dirty = false;
+    } else {
+        if (a->dir_dirty && fsync(a->dirfd) == 0)
+            a->dir_dirty = false;
+        /* What was sealed and is all written is on disk now. */
+        for (int i = 0; a->out.len == 0 && i <= a->cfg.workers; i++) {
+            audit_ring *r = i < a->cfg.workers ? &a->rings[i] : &a->control;
+            atomic_store_explicit(&r->durable, r->sealed, memory_order_release);
+        }
+    }
     a->dirty = false;
     a->last_sync_ms = mono_ms();
+}
+
+/* journal.h's view of a ring: the position its records are durable to. */
+static uint64_t ring_durable(void *ud, int ring) {
+    audit *a = ud;
+    audit_ring *r = ring < a->cfg.workers ? &a->rings[ring] : &a->control;
+    return atomic_load_explicit(&r->durable, memory_order_acquire);
 }
 
 static void seg_finish(audit *a) {
@@ -413,6 +441,9 @@ static void seg_finish(audit *a) {
     close(a->fd);
     a->fd = -1;
     a->closing = false;
+    /* Every record taken is in this segment, synced: the offline marks
+     * through it can be saved. */
+    journal_checkpoint(a->journal, a->dirfd, a->seq, ring_durable, a);
     a->seq++;
 }
 
@@ -605,9 +636,9 @@ int audit_open(const audit_config *cfg, audit **out) {
     a->seg_limit = (uint64_t)cfg->segment_mb << 20;
     a->block_age_ms = cfg->sync_ms / 2 < BLOCK_AGE_MAX_MS ? cfg->sync_ms / 2 : BLOCK_AGE_MAX_MS;
     a->zc = cfg->compress && ELIG_AUDIT_ZSTD_LEVEL != 0 ? ZSTD_createCCtx() : NULL; /* negative: zstd's fast levels */
-    int rc = ring_init(&a->control, a, CONTROL_RING);
+    int rc = ring_init(&a->control, a, cfg->workers, CONTROL_RING);
     for (int i = 0; rc == 0 && i < cfg->workers; i++)
-        rc = ring_init(&a->rings[i], a, cfg->buffer);
+        rc = ring_init(&a->rings[i], a, i, cfg->buffer);
     uv_mutex_init(&a->control_mu);
     uv_mutex_init(&a->wake_mu);
     uv_mutex_init(&a->err_mu);
@@ -618,6 +649,12 @@ int audit_open(const audit_config *cfg, audit **out) {
         return rc;
     }
     recover(a);
+    if ((rc = journal_open(cfg->dir, dirfd, &a->journal)) != 0) {
+        audit_close(a, 0);
+        return rc;
+    }
+    if (a->seq > 1) /* what start-up just read need not be read again */
+        journal_checkpoint(a->journal, a->dirfd, a->seq - 1, ring_durable, a);
     /* The first segment now, so that a directory eligd cannot write stops
      * it here with a clear message; only a full disk is left to the writer
      * to retry. */
@@ -656,6 +693,7 @@ void audit_close(audit *a, uint64_t patience_ms) {
     elig_free(a->raw);
     elig_free(a->out.data);
     ZSTD_freeCCtx(a->zc);
+    journal_close(a->journal);
     close(a->lockfd); /* releases the flock */
     close(a->dirfd);
     uv_mutex_destroy(&a->control_mu);
@@ -714,7 +752,80 @@ static uint8_t auth_claim(const call *c, char *out) {
     return (uint8_t)n;
 }
 
+/* journal (SPEC 10): an offline terminal's answers, each one record of
+ * method offline_check with the original time, the extract as snapshot
+ * and "terminal=T seq=N" as detail, in the uploading session's name; only
+ * those past what the trail holds of that terminal already (journal.h).
+ * Never dropped: with no room the upload is refused (unavailable) whatever
+ * --audit-full says, and the terminal sends it again later. */
+static void record_journal(audit_ring *r, call *c, const session *s) {
+    audit *a = r->a;
+    const char *channel = s->channel ? s->channel : "-", *why;
+    journal_claim cl;
+    if (journal_begin(a->journal, channel, slen(channel, AUDIT_CHANNEL_MAX), c->terminal, c->terminal_len, r->index,
+                      ring_durable, a, &cl, &why) != 0) {
+        bump(&r->refused, 1);
+        call_fail(c, ELIG_ERRCODE_UNAVAILABLE, "journal: %s", why);
+        return;
+    }
+    uint32_t first = 0;
+    while (first < c->n_offline && c->offline[first].seq <= cl.accepted)
+        first++;
+    uint32_t fresh = c->n_offline - first;
+    uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    bool queued = false;
+    if (fresh && ring_free(r, head, (uint64_t)fresh * AUDIT_REC_MAX) < (uint64_t)fresh * AUDIT_REC_MAX) {
+        bump(&r->refused, 1);
+        call_fail(c, ELIG_ERRCODE_UNAVAILABLE, "audit trail unavailable: the upload's records cannot be queued now; "
+                                               "retry");
+    } else if (fresh) {
+        char detail[AUDIT_DETAIL_MAX];
+        audit_rec rec = {
+            .conn_id = s->conn_id,
+            .method = AUDIT_METHOD_OFFLINE_CHECK,
+            .outcome = AUDIT_OUT_REASON,
+            .channel = channel,
+            .channel_len = slen(channel, AUDIT_CHANNEL_MAX),
+            .peer = s->peer,
+            .peer_len = slen(s->peer, AUDIT_PEER_MAX),
+            .detail = detail,
+        };
+        for (uint32_t i = first; i < c->n_offline; i++) {
+            const call_offline *o = &c->offline[i];
+            rec.time_us = o->time_us;
+            rec.kind = (uint8_t)(o->kind + 1);
+            rec.id = o->id;
+            rec.kk = o->kk;
+            rec.period = o->period;
+            rec.amount = o->amount;
+            rec.code = (uint8_t)o->reason;
+            rec.program = o->program;
+            rec.program_len = o->program_len;
+            rec.snapshot = o->extract;
+            rec.snapshot_len = o->extract_len;
+            rec.detail_len = (uint8_t)journal_detail(detail, sizeof detail, c->terminal, c->terminal_len, o->seq);
+            head += ring_encode(r, head, &rec);
+        }
+        ring_publish(r, head, fresh);
+        wake_writer(a);
+        queued = true;
+    }
+    journal_end(a->journal, &cl, queued, r->index, head, c->n_offline ? c->offline[c->n_offline - 1].seq : 0,
+                &c->j_durable);
+    c->j_accepted = queued ? fresh : 0;
+    c->j_duplicates = first;
+}
+
 void audit_record(audit_ring *r, call *c, const session *s) {
+    if (c->method == ELIG_METHOD_JOURNAL && c->msg->type == ELIG_MSG_REQUEST && !c->err) {
+        if (r)
+            record_journal(r, c, s);
+        else
+            call_fail(c, ELIG_ERRCODE_UNAVAILABLE,
+                      "journal: this server keeps no audit trail (--audit-dir), so offline answers cannot be "
+                      "recorded here");
+        return;
+    }
     if (!r || c->msg->type != ELIG_MSG_REQUEST)
         return;
     int method = audit_method_lookup(c->msg->method, c->msg->method_len);

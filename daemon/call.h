@@ -47,10 +47,26 @@ typedef struct {
     char error[256];                              /* why it failed; "" on success */
 } call_reload;
 
+/* One answer an offline terminal gave from its extract, as its `journal`
+ * upload reports it (SPEC 10; docs/PROTOCOL.md). */
+typedef struct {
+    uint64_t seq;      /* the terminal's number for it: 1, 2, ... */
+    uint64_t time_us;  /* when it was given (the terminal's clock) */
+    uint64_t id, kk;   /* kk 0: not_found */
+    elig_month period;
+    uint32_t amount;
+    elig_kind kind;
+    elig_reason reason;
+    uint8_t program_len, extract_len;
+    char program[ELIG_WIRE_PROGRAM_MAX];
+    const char *extract; /* the extract's id, into the request */
+} call_offline;
+
 /* Per-worker arrays for a batch, each of max_batch entries. */
 typedef struct {
     elig_query *queries;
     elig_answer *answers;
+    call_offline *offline; /* a journal upload's answers */
     uint32_t max_batch;
 } call_scratch;
 
@@ -68,6 +84,12 @@ typedef struct {
     /* decode: household. */
     elig_kind kind;
     uint64_t id;
+    /* decode: journal [terminal, [answer, ...]]; record fills the counts. */
+    const char *terminal; /* into the request */
+    uint8_t terminal_len;
+    call_offline *offline;
+    uint32_t n_offline;
+    uint64_t j_accepted, j_duplicates, j_durable;
 
     /* answer: household and info. */
     int hh_found;

@@ -101,6 +101,111 @@ static void decode_household(call *c) {
         call_fail(c, ELIG_ERRCODE_BAD_REQUEST, "id must be exactly 16 digits");
 }
 
+/* A terminal id: 1-64 of A-Za-z0-9 . _ - (it goes into audit records and
+ * the marks file, space-separated). */
+static bool valid_terminal(const char *s, uint32_t n) {
+    if (n < 1 || n > ELIG_WIRE_TERMINAL_MAX)
+        return false;
+    for (uint32_t i = 0; i < n; i++)
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+              s[i] == '.' || s[i] == '_' || s[i] == '-'))
+            return false;
+    return true;
+}
+
+/* One uploaded answer [seq, time_us, kind, id, program, period, reason,
+ * kk|nil, amount, extract]; false with why. */
+static bool read_offline(mpr_cur *cur, call_offline *o, char *why, size_t whylen) {
+    uint32_t k, len[6];
+    const char *s[6];
+    uint64_t amount;
+    if (!mpr_array(cur, &k) || k != 10) {
+        snprintf(why, whylen, "must be [seq, time_us, kind, id, program, period, reason, kk, amount, extract]");
+        return false;
+    }
+    if (!mpr_uint(cur, &o->seq) || o->seq == 0) {
+        snprintf(why, whylen, "seq must be a positive integer");
+        return false;
+    }
+    if (!mpr_uint(cur, &o->time_us)) {
+        snprintf(why, whylen, "time_us must be an integer (microseconds since 1970, UTC)");
+        return false;
+    }
+    for (int i = 0; i < 5; i++)
+        if (!mpr_str(cur, &s[i], &len[i])) {
+            snprintf(why, whylen, "%s must be a string", (const char *[]){"kind", "id", "program", "period", "reason"}[i]);
+            return false;
+        }
+    elig_query q;
+    elig_query_error e = elig_query_parse(&q, s[0], len[0], s[1], len[1], s[2], len[2], s[3], len[3]);
+    int reason = elig_reason_lookup(s[4], len[4]);
+    if (e != ELIG_QUERY_OK || reason < 0) {
+        snprintf(why, whylen, "bad %s", e != ELIG_QUERY_OK ? elig_query_error_field(e) : "reason");
+        return false;
+    }
+    o->kind = q.kind;
+    o->id = q.id;
+    o->period = q.period;
+    memcpy(o->program, q.program, q.program_len);
+    o->program_len = q.program_len;
+    o->reason = (elig_reason)reason;
+    o->kk = 0;
+    if (!mpr_nil(cur) && (!mpr_str(cur, &s[5], &len[5]) || elig_parse_id16(s[5], len[5], &o->kk) != 0)) {
+        snprintf(why, whylen, "kk must be 16 digits or nil");
+        return false;
+    }
+    if ((o->kk == 0) != (o->reason == ELIG_REASON_NOT_FOUND)) {
+        snprintf(why, whylen, "kk must be nil exactly when the reason is not_found");
+        return false;
+    }
+    if (!mpr_uint(cur, &amount) || amount > UINT32_MAX || (amount && o->reason != ELIG_REASON_ELIGIBLE)) {
+        snprintf(why, whylen, "amount must be 0-4294967295, and 0 unless eligible");
+        return false;
+    }
+    o->amount = (uint32_t)amount;
+    if (!mpr_str(cur, &o->extract, &len[5]) || !elig_valid_snapshot_id(o->extract, len[5])) {
+        snprintf(why, whylen, "extract must be a snapshot id");
+        return false;
+    }
+    o->extract_len = (uint8_t)len[5];
+    return true;
+}
+
+/* journal [terminal, [answer, ...]]: an offline terminal's answers, in
+ * increasing seq, at most --max-batch of them (SPEC 10). */
+static void decode_journal(call *c, const call_scratch *scratch) {
+    mpr_cur cur = c->msg->params;
+    const char *t;
+    uint32_t tn, n;
+    char why[128];
+    if (c->msg->nparams != 2 || !mpr_str(&cur, &t, &tn) || !mpr_array(&cur, &n)) {
+        call_fail(c, ELIG_ERRCODE_BAD_REQUEST, "params must be [terminal, [answer, ...]]");
+        return;
+    }
+    if (!valid_terminal(t, tn)) {
+        call_fail(c, ELIG_ERRCODE_BAD_REQUEST, "terminal must be 1-64 characters of A-Za-z0-9._-");
+        return;
+    }
+    if (n > scratch->max_batch) {
+        call_fail(c, ELIG_ERRCODE_TOO_LARGE, "journal of %u answers is over the limit of %u", n, scratch->max_batch);
+        return;
+    }
+    c->terminal = t;
+    c->terminal_len = (uint8_t)tn;
+    c->offline = scratch->offline;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!read_offline(&cur, &c->offline[i], why, sizeof why)) {
+            call_fail(c, ELIG_ERRCODE_BAD_REQUEST, "item %u: %s", i, why);
+            return;
+        }
+        if (i && c->offline[i].seq <= c->offline[i - 1].seq) {
+            call_fail(c, ELIG_ERRCODE_BAD_REQUEST, "item %u: seq must increase", i);
+            return;
+        }
+    }
+    c->n_offline = n;
+}
+
 static void decode_no_params(call *c) {
     if (c->msg->nparams != 0)
         call_fail(c, ELIG_ERRCODE_BAD_REQUEST, "%.*s takes no params", (int)c->msg->method_len,
@@ -124,6 +229,7 @@ void call_decode(call *c, const mpr_request *m, const call_scratch *scratch) {
     c->msg = m;
     c->method = elig_method_lookup(m->method, m->method_len);
     c->n = 0;
+    c->n_offline = 0;
     c->err = 0;
     c->errmsg[0] = '\0';
     switch (c->method) {
@@ -137,6 +243,9 @@ void call_decode(call *c, const mpr_request *m, const call_scratch *scratch) {
         decode_household(c);
         break;
     case ELIG_METHOD_AUTH: /* [channel, token]: read by authorize (auth.c) */
+        break;
+    case ELIG_METHOD_JOURNAL:
+        decode_journal(c, scratch);
         break;
     case ELIG_METHOD_PING:
     case ELIG_METHOD_INFO:

@@ -243,6 +243,14 @@ int call_encode(const call *c, buf *out) {
         msgpack_pack_nil(&pk);
         pack_reload(&pk, c->reload);
         break;
+    case ELIG_METHOD_JOURNAL: /* {accepted, duplicates, durable} */
+        pack_head(&pk, c);
+        msgpack_pack_nil(&pk);
+        msgpack_pack_map(&pk, 3);
+        pack_kv_u64(&pk, ELIG_KEY_ACCEPTED, c->j_accepted);
+        pack_kv_u64(&pk, ELIG_KEY_DUPLICATES, c->j_duplicates);
+        pack_kv_u64(&pk, ELIG_KEY_DURABLE, c->j_durable);
+        break;
     default: /* ping */
         pack_head(&pk, c);
         msgpack_pack_nil(&pk);

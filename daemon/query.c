@@ -10,7 +10,8 @@ int query_ctx_init(query_ctx *q, uint32_t max_batch) {
     q->scratch.max_batch = max_batch;
     q->scratch.queries = elig_calloc(max_batch, sizeof *q->scratch.queries);
     q->scratch.answers = elig_calloc(max_batch, sizeof *q->scratch.answers);
-    if (!q->scratch.queries || !q->scratch.answers) {
+    q->scratch.offline = elig_calloc(max_batch, sizeof *q->scratch.offline);
+    if (!q->scratch.queries || !q->scratch.answers || !q->scratch.offline) {
         query_ctx_destroy(q);
         return ELIG_ENOMEM;
     }
@@ -20,8 +21,10 @@ int query_ctx_init(query_ctx *q, uint32_t max_batch) {
 void query_ctx_destroy(query_ctx *q) {
     elig_free(q->scratch.queries);
     elig_free(q->scratch.answers);
+    elig_free(q->scratch.offline);
     q->scratch.queries = NULL;
     q->scratch.answers = NULL;
+    q->scratch.offline = NULL;
 }
 
 /* The response's counters: its error code, or one answer per check item. */

@@ -17,6 +17,14 @@
  * (programme names in elig_enrollment, say) stay valid until that reader
  * is closed or refreshed; the reader pins its snapshot, and a snapshot must
  * outlive all its readers.
+ *
+ * Installed as libelig (pkg-config `elig`, CMake `find_package(elig)`,
+ * SONAME libelig.so.0; docs/CLIENT.md "Offline terminals"). Only the
+ * functions marked ELIG_API below are exported; everything else the
+ * library holds (the index, the record layout, the signature check) is
+ * hidden. Strings passed in are read during the call only. While the
+ * version is 0.x a minor release may change the ABI (the CMake package
+ * matches the same 0.minor only).
  */
 #ifndef ELIG_H
 #define ELIG_H
@@ -27,6 +35,18 @@
 #include <stdint.h>
 
 #include "elig_wire.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Marks the exported functions (the library is built with hidden
+ * visibility, so everything not marked stays inside it). */
+#if defined(__GNUC__)
+#define ELIG_API __attribute__((visibility("default")))
+#else
+#define ELIG_API
+#endif
 
 #define ELIG_VERSION_MAJOR 0
 #define ELIG_VERSION_MINOR 1
@@ -70,7 +90,11 @@ enum {
 };
 
 /* Words for a code of either kind (strerror for an errno); never NULL. */
-const char *elig_strerror(int err);
+ELIG_API const char *elig_strerror(int err);
+
+/* The version of the library linked at run time, e.g. "0.1.0" (compare
+ * ELIG_VERSION_STRING, the header's). */
+ELIG_API const char *elig_version(void);
 
 /* ---- field syntax (SPEC 1 and 2) --------------------------------------- */
 
@@ -81,50 +105,29 @@ typedef uint32_t elig_month;
 
 /* Exactly 16 ASCII digits -> *out. 0 or ELIG_EINVAL. Every 16-digit string
  * fits in 54 bits, so the number is the id without loss. */
-int elig_parse_id16(const char *s, size_t n, uint64_t *out);
+ELIG_API int elig_parse_id16(const char *s, size_t n, uint64_t *out);
 /* The id back as 16 digits and a NUL; out must hold 17 bytes. */
-void elig_format_id16(uint64_t id, char out[17]);
+ELIG_API void elig_format_id16(uint64_t id, char out[17]);
 
 /* `YYYY-MM`, year 0001-9999, month 01-12. 0 or ELIG_EINVAL. */
-int elig_parse_period(const char *s, size_t n, elig_month *out);
+ELIG_API int elig_parse_period(const char *s, size_t n, elig_month *out);
 /* The month as `YYYY-MM` and a NUL; out must hold 8 bytes. */
-void elig_format_period(elig_month m, char out[8]);
+ELIG_API void elig_format_period(elig_month m, char out[8]);
 
 /* 1-16 chars of A-Z 0-9 _. */
-bool elig_valid_program(const char *s, size_t n);
+ELIG_API bool elig_valid_program(const char *s, size_t n);
 /* kk: 16 digits, first 1-9. */
-bool elig_valid_kk(const char *s, size_t n);
+ELIG_API bool elig_valid_kk(const char *s, size_t n);
 /* kode wilayah: 10 digits, province (first two) 11-99. */
-bool elig_valid_region(const char *s, size_t n);
+ELIG_API bool elig_valid_region(const char *s, size_t n);
 /* Structural NIK check of SPEC 1. */
-bool elig_valid_nik(const char *s, size_t n);
+ELIG_API bool elig_valid_nik(const char *s, size_t n);
 /* `YYYY-MM-DD`, a real calendar date (Gregorian leap years). */
-bool elig_valid_date(const char *s, size_t n);
+ELIG_API bool elig_valid_date(const char *s, size_t n);
 /* Decimal digits only, value 0..4294967295. */
-bool elig_parse_amount(const char *s, size_t n, uint32_t *out);
+ELIG_API bool elig_parse_amount(const char *s, size_t n, uint32_t *out);
 /* Well-formed UTF-8 (no overlongs, surrogates or values past U+10FFFF). */
-bool elig_valid_utf8(const char *s, size_t n);
-
-/* Reject reasons of SPEC 1, in precedence order (a row takes the first that
- * applies): one list for the builder's rejects file and the generator's
- * oracle of what the builder must reject. X(enum suffix, code). */
-#define ELIG_REJECT_MAP(X)                                                     \
-    X(MALFORMED_ROW, "malformed_row")                                          \
-    X(BAD_KK, "bad_kk")                                                        \
-    X(BAD_REGION, "bad_region")                                                \
-    X(BAD_STATUS, "bad_status")                                                \
-    X(BAD_KKS, "bad_kks")                                                      \
-    X(BAD_NAME, "bad_name")                                                    \
-    X(BAD_NIK, "bad_nik")                                                      \
-    X(BAD_BIRTH_DATE, "bad_birth_date")                                        \
-    X(BAD_PROGRAM, "bad_program")                                              \
-    X(BAD_PERIOD, "bad_period")                                                \
-    X(BAD_AMOUNT, "bad_amount")                                                \
-    X(DUPLICATE_KK, "duplicate_kk")                                            \
-    X(DUPLICATE_KKS, "duplicate_kks")                                          \
-    X(DUPLICATE_NIK, "duplicate_nik")                                          \
-    X(UNKNOWN_KK, "unknown_kk")                                                \
-    X(OVERLAPPING_ENROLLMENT, "overlapping_enrollment")
+ELIG_API bool elig_valid_utf8(const char *s, size_t n);
 
 /* ---- snapshot -------------------------------------------------------- */
 
@@ -151,7 +154,7 @@ typedef struct elig_snap elig_snap;
 /* A snapshot id as SPEC 4 and `elig-snapshot build --id` allow it: 1-64
  * chars of A-Za-z0-9._:- (so it is safe in every answer, log line and
  * file name). The builder and the reader both check it. */
-bool elig_valid_snapshot_id(const char *s, size_t n);
+ELIG_API bool elig_valid_snapshot_id(const char *s, size_t n);
 
 /* Opens the snapshot file at path read-only and checks its checksum
  * trailer's presence and the file's length (a truncated or extended file is
@@ -160,7 +163,7 @@ bool elig_valid_snapshot_id(const char *s, size_t n);
  * the metadata and the index header. On failure returns a negative code
  * and, if err is not NULL, writes a one-line reason (naming the path) into
  * err[errlen]. The same as elig_snap_open_ex(path, 0, ...). */
-int elig_snap_open(const char *path, elig_snap **out, char *err, size_t errlen);
+ELIG_API int elig_snap_open(const char *path, elig_snap **out, char *err, size_t errlen);
 
 /* Flags of elig_snap_open_ex.
  *
@@ -185,7 +188,7 @@ int elig_snap_open(const char *path, elig_snap **out, char *err, size_t errlen);
 #define ELIG_SNAP_PRIVATE 0x2u
 
 /* elig_snap_open with flags (ELIG_SNAP_*); an unknown flag is ELIG_EINVAL. */
-int elig_snap_open_ex(const char *path, unsigned flags, elig_snap **out, char *err, size_t errlen);
+ELIG_API int elig_snap_open_ex(const char *path, unsigned flags, elig_snap **out, char *err, size_t errlen);
 
 /* Opens a signed snapshot (an offline extract, SPEC 10): everything
  * elig_snap_open_ex(path, flags | ELIG_SNAP_VERIFY) does (every byte is
@@ -194,7 +197,7 @@ int elig_snap_open_ex(const char *path, unsigned flags, elig_snap **out, char *e
  * bytes, as `openssl pkey -pubout` writes it) and valid for this file:
  * ELIG_ESIGNATURE if it is unsigned, signed by another key, or altered
  * since it was signed. */
-int elig_snap_open_signed(const char *path, unsigned flags, const char *pubkey_pem, size_t pem_len, elig_snap **out,
+ELIG_API int elig_snap_open_signed(const char *path, unsigned flags, const char *pubkey_pem, size_t pem_len, elig_snap **out,
                           char *err, size_t errlen);
 
 /* Checks the file at path against its checksum trailer: SHA-256 of every
@@ -202,33 +205,39 @@ int elig_snap_open_signed(const char *path, unsigned flags, const char *pubkey_p
  * ELIG_ECHECKSUM (damaged), ELIG_ECORRUPT (no trailer, a damaged one, or a
  * length that does not match) or a negated errno, with a one-line reason
  * naming path in err. */
-int elig_snap_check_file(const char *path, char *err, size_t errlen);
+ELIG_API int elig_snap_check_file(const char *path, char *err, size_t errlen);
 
 /* Recomputes the content hash of snap from its tables (a walk of every
  * household and member: seconds per ten million rows) into out as 64 hex
  * digits and a NUL. Compare with elig_snap_meta(snap)->content_sha256 to
  * find tables that no longer match their metadata. 0 or a negative code
  * (ELIG_ECORRUPT for a malformed record). Any thread; no reader needed. */
-int elig_snap_content_sha256(const elig_snap *snap, char out[65]);
+ELIG_API int elig_snap_content_sha256(const elig_snap *snap, char out[65]);
 /* The programme names the snapshot holds, sorted: (*names)[0..n), each
  * NUL-terminated, valid while snap is open. Returns n (0 if it holds no
  * enrollment), or -1 if the file does not record them. */
-int elig_snap_programs(const elig_snap *snap, const char *const **names);
+ELIG_API int elig_snap_programs(const elig_snap *snap, const char *const **names);
 /* Closes the snapshot. All its readers must be closed first. */
-void elig_snap_close(elig_snap *snap);
+ELIG_API void elig_snap_close(elig_snap *snap);
 /* Metadata; valid while snap is open. */
-const elig_meta *elig_snap_meta(const elig_snap *snap);
+ELIG_API const elig_meta *elig_snap_meta(const elig_snap *snap);
 /* Touches every page of the map so the first queries do not fault. */
-void elig_snap_warm(const elig_snap *snap);
+ELIG_API void elig_snap_warm(const elig_snap *snap);
 
 /* A reader: one long-lived read transaction on a snapshot. The snapshot is
  * immutable, so the transaction never goes stale and is kept open for the
  * reader's life rather than begun per query. */
 typedef struct elig_reader elig_reader;
 
-int elig_reader_open(elig_snap *snap, elig_reader **out);
-void elig_reader_close(elig_reader *r);
-elig_snap *elig_reader_snap(const elig_reader *r);
+/* Opens a reader on snap into *out: 0, ELIG_ENOMEM, or ELIG_EIO if LMDB
+ * would not begin the read transaction (*out is then untouched). The reader
+ * belongs to one thread at a time and must be closed before snap. */
+ELIG_API int elig_reader_open(elig_snap *snap, elig_reader **out);
+/* Ends the reader's transaction and frees it; pointers it handed out
+ * (elig_enrollment.program) become invalid. r may be NULL. */
+ELIG_API void elig_reader_close(elig_reader *r);
+/* The snapshot r reads (borrowed: valid while r is open). */
+ELIG_API elig_snap *elig_reader_snap(const elig_reader *r);
 
 /* ---- queries --------------------------------------------------------- */
 
@@ -250,11 +259,11 @@ typedef enum {
 } elig_query_error;
 
 /* Parses the four strings of a query (not NUL-terminated). */
-elig_query_error elig_query_parse(elig_query *q, const char *kind, size_t kind_n,
+ELIG_API elig_query_error elig_query_parse(elig_query *q, const char *kind, size_t kind_n,
                                   const char *id, size_t id_n, const char *program,
                                   size_t program_n, const char *period, size_t period_n);
 /* Field name of a parse error ("kind", "id", ...). */
-const char *elig_query_error_field(elig_query_error e);
+ELIG_API const char *elig_query_error_field(elig_query_error e);
 
 typedef struct {
     elig_reason reason;
@@ -266,10 +275,10 @@ typedef struct {
 
 /* Applies the rule of SPEC 2. Returns 0, or a negative code if the snapshot
  * could not be read (the answer is then undefined). */
-int elig_check(elig_reader *r, const elig_query *q, elig_answer *a);
+ELIG_API int elig_check(elig_reader *r, const elig_query *q, elig_answer *a);
 
 /* Region as 10 digits and a NUL; out must hold 11 bytes. */
-void elig_format_region(uint64_t region, char out[11]);
+ELIG_API void elig_format_region(uint64_t region, char out[11]);
 
 typedef struct {
     const char *program; /* into the map, not NUL-terminated */
@@ -288,28 +297,33 @@ typedef struct {
     uint64_t kks;
     uint32_t members; /* member rows loaded, deceased included */
     uint32_t n_enrollments;
-    const unsigned char *enr_; /* packed enrollments, in the map */
-    size_t enr_len_;
+    /* libelig's own: where the enrollments lie in the map. Read them with
+     * elig_household_next; valid while the reader that filled h is open. */
+    const void *opaque_[2];
 } elig_household;
 
 /* Starts loading the index slot of (kind, id) into the CPU cache and
  * returns at once; it reads nothing and cannot fail. A server answering a
  * batch calls it a few items ahead of elig_check, so that the slot's cache
  * miss overlaps the work on the items before it. */
-void elig_prefetch(const elig_reader *r, elig_kind kind, uint64_t id);
+ELIG_API void elig_prefetch(const elig_reader *r, elig_kind kind, uint64_t id);
 /* The second stage: reads the id's index slot (prefetched a little
  * earlier by elig_prefetch) and prefetches the household record it points
  * to, so that a batch overlaps both misses of every lookup. Never faults:
  * an id not present, or a target outside the file, prefetches nothing. */
-void elig_prefetch_record(const elig_reader *r, elig_kind kind, uint64_t id);
+ELIG_API void elig_prefetch_record(const elig_reader *r, elig_kind kind, uint64_t id);
 
 /* Resolves (kind, id) to its family. Returns 1 and fills h if found, 0 if
  * the id names nothing, or a negative code (ELIG_ECORRUPT for a damaged
  * index or record: never a crash, never a read outside the file). */
-int elig_household_get(elig_reader *r, elig_kind kind, uint64_t id, elig_household *h);
+ELIG_API int elig_household_get(elig_reader *r, elig_kind kind, uint64_t id, elig_household *h);
 
 /* Iterates h's enrollments, in the order of the input file: set
  * *pos = 0, then each call fills e and returns true until the last. */
-bool elig_household_next(const elig_household *h, size_t *pos, elig_enrollment *e);
+ELIG_API bool elig_household_next(const elig_household *h, size_t *pos, elig_enrollment *e);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* ELIG_H */

@@ -36,7 +36,8 @@ enum {
     X(HOUSEHOLD, "household")                                                  \
     X(INFO, "info")                                                            \
     X(RELOAD, "reload")                                                        \
-    X(AUTH, "auth")
+    X(AUTH, "auth")                                                            \
+    X(JOURNAL, "journal")
 
 typedef enum {
 #define ELIG_X_(e, s) ELIG_METHOD_##e,
@@ -143,6 +144,11 @@ typedef enum { ELIG_MEMBER_ALIVE = 0, ELIG_MEMBER_DECEASED = 1 } elig_member_sta
 #define ELIG_KEY_GENERATION "generation"
 #define ELIG_KEY_READ_ERRORS "read_errors"
 #define ELIG_KEY_PROGRAMS "programs"
+/* The `journal` method's result (an offline terminal's upload, SPEC 10). */
+#define ELIG_KEY_ACCEPTED "accepted"     /* answers new to the audit trail */
+#define ELIG_KEY_DUPLICATES "duplicates" /* answers it held already */
+#define ELIG_KEY_DURABLE "durable"       /* the terminal's last sequence number written and synced */
+#define ELIG_WIRE_TERMINAL_MAX 64        /* terminal ids: 1-64 chars of A-Za-z0-9._- */
 
 /* Name lookups. Each returns NULL (or -1) for a value outside the table. */
 

@@ -44,6 +44,15 @@
  * that connection and closes it, and the next request starts at the next
  * server in the list, so a caller that retries after a timeout reaches the
  * fallback server.
+ *
+ * Offline (SPEC 10, since 0.3): given a signed regional extract and the
+ * public key it must be signed by, eligc_check answers from the extract,
+ * through libelig's rule (the daemon's own code), when no server answers:
+ * every server refused or dropped the connection, or each timed out. Such
+ * an answer has `offline` set and names the extract; it is first appended
+ * to a journal file (when one is configured), which eligc_journal_upload
+ * later sends to a server for its audit trail. Only eligc_check does this:
+ * batches and pipelined calls fail as before.
  */
 #ifndef ELIGCLIENT_H
 #define ELIGCLIENT_H
@@ -65,9 +74,9 @@ extern "C" {
 #endif
 
 #define ELIGC_VERSION_MAJOR 0
-#define ELIGC_VERSION_MINOR 2
+#define ELIGC_VERSION_MINOR 3
 #define ELIGC_VERSION_PATCH 0
-#define ELIGC_VERSION_STRING "0.2.0"
+#define ELIGC_VERSION_STRING "0.3.0"
 
 /* The version of the library linked at run time, e.g. "0.1.0". */
 ELIGC_API const char *eligc_version(void);
@@ -83,7 +92,8 @@ ELIGC_API const char *eligc_version(void);
     X(ESERVER, -6, "server error")                                             \
     X(EPROTO, -7, "protocol error")                                            \
     X(EFULL, -8, "pipeline full")                                              \
-    X(EAUTH, -9, "authentication refused")
+    X(EAUTH, -9, "authentication refused")                                     \
+    X(EOFFLINE, -10, "no offline answer")
 
 enum {
 #define ELIGC_X_(e, n, s) ELIGC_##e = n,
@@ -104,7 +114,12 @@ enum {
  * ELIGC_EAUTH     every server refused the channel's credentials (`auth`
  *                 answered unauthorized), or a TLS handshake failed (the
  *                 server's certificate or name did not verify, or ours
- *                 was refused); eligc_errmsg says which. */
+ *                 was refused); eligc_errmsg says which.
+ * ELIGC_EOFFLINE  (0.3) no server answered and the extract could not
+ *                 answer instead: it was refused (unsigned, altered,
+ *                 signed by another key, unreadable) or the journal could
+ *                 not be written; eligc_errmsg says both why the servers
+ *                 did not answer and why the extract did not. */
 
 /* Name of a code ("timeout", "connection lost", ...); never NULL. */
 ELIGC_API const char *eligc_strerror(int err);
@@ -161,6 +176,28 @@ typedef struct {
     const char *channel;
     const char *token;
     const char *token_file;
+
+    /* ---- since 0.3: offline answers (SPEC 10) -------------------------
+     * Paths are copied by eligc_open, which also reads the public key;
+     * the extract is opened (and its every byte and signature checked)
+     * once, at the first offline answer or eligc_offline_info, and the
+     * journal at the first offline answer. */
+    /* A signed extract (`elig-snapshot extract`, then `sign`), or NULL:
+     * no offline answers. */
+    const char *offline_extract;
+    /* PEM file of the Ed25519 public key the extract must be signed by
+     * (`openssl pkey -pubout`); required with offline_extract. */
+    const char *offline_pubkey;
+    /* File every offline answer is appended to (created, mode 0600, if
+     * missing) before it is returned; NULL keeps no journal, which a
+     * terminal should not do: its offline answers would reach no audit
+     * trail. */
+    const char *offline_journal;
+    /* Once offline, the servers are asked again only this long after the
+     * last failure (every check before then is answered offline at once,
+     * without waiting on the network); default 30000, 0: every check
+     * asks the servers first. */
+    int offline_retry_ms;
 } eligc_options;
 
 /* Fills opt with the defaults above. Call it before setting fields. */
@@ -220,6 +257,10 @@ typedef struct {
     char kk[17];              /* the family, "" when not_found */
     char region[11];          /* kode wilayah, "" when not_found */
     char snapshot[ELIGC_SNAPSHOT_MAX + 1]; /* id of the snapshot that answered */
+    /* Since 0.3 (SPEC 10). */
+    bool offline;             /* answered from the offline extract, not by a server */
+    char extract[ELIGC_SNAPSHOT_MAX + 1]; /* offline: the extract's id (also in
+                                             snapshot); "" otherwise */
 } eligc_answer;
 
 /* Checks the query syntax without sending anything: 0 or ELIGC_EBADARG.
@@ -234,7 +275,14 @@ ELIGC_API int eligc_query_valid(const eligc_query *q, const char **why);
 /* "pong" from the server: 0 or an error. */
 ELIGC_API int eligc_ping(eligc_conn *c);
 
-/* One query. 0 with *a filled, or an error (*a is then undefined). */
+/* One query. 0 with *a filled, or an error (*a is then undefined). With
+ * an offline extract (options.offline_extract), a query no server
+ * answers (ELIGC_ECONNECT, ELIGC_ECONNLOST, or ELIGC_ETIMEOUT from every
+ * server in turn) is answered from the extract instead: 0 with a->offline
+ * true, after the answer is in the journal; or ELIGC_EOFFLINE. A family
+ * outside the extract's regions is not_found, as any id it does not hold.
+ * Other errors (a server's error answer, EAUTH, EPROTO) are returned as
+ * they are. */
 ELIGC_API int eligc_check(eligc_conn *c, const eligc_query *q, eligc_answer *a);
 
 /* n queries, answers into out[0..n) in the same order. Lists longer than
@@ -313,6 +361,54 @@ typedef struct {
  * eligc_errmsg(), the previous snapshot still serving, or
  * ELIG_ERRCODE_UNAUTHORIZED); or another error. */
 ELIGC_API int eligc_reload(eligc_conn *c, eligc_reload_result *out);
+
+/* ---- offline terminals (SPEC 10, since 0.3) ---------------------------- */
+
+/* What the extract of a handle says of itself. */
+typedef struct {
+    char id[ELIGC_SNAPSHOT_MAX + 1];         /* the extract's snapshot id */
+    char extract_of[ELIGC_SNAPSHOT_MAX + 1]; /* the snapshot it was cut from */
+    char regions[256];       /* its region prefixes, comma-separated */
+    char created[40];        /* when it was made, RFC 3339 UTC */
+    char content_sha256[65];
+    uint64_t households, members, enrollments;
+} eligc_extract_info;
+
+/* Opens the handle's extract now, if it is not open yet (checking every
+ * byte and the signature: a terminal calls it at start-up to know its
+ * extract is good before the network goes), and describes it. 0 with
+ * *out filled; ELIGC_EBADARG if the handle has no offline_extract;
+ * ELIGC_EOFFLINE if the extract is refused (eligc_errmsg says why, e.g.
+ * "offline: extract /data/x.mdb refused: ... signed by another key"). */
+ELIGC_API int eligc_offline_info(eligc_conn *c, eligc_extract_info *out);
+
+/* What an upload did. */
+typedef struct {
+    char terminal[33];     /* the journal's terminal id */
+    uint64_t records;      /* answers in the journal */
+    uint64_t last;         /* sequence number of the last one (0: none) */
+    uint64_t sent;         /* sent this time: those past the acknowledged mark */
+    uint64_t accepted;     /* of those, new to the server's audit trail */
+    uint64_t duplicates;   /* of those, already in it (an earlier upload) */
+    uint64_t acknowledged; /* every answer up to this sequence number is
+                              durably in the trail (recorded in the journal) */
+} eligc_journal_result;
+
+/* Sends the journal at path to the connected server's `journal` method
+ * (docs/PROTOCOL.md; the channel must be granted it), in batches of at
+ * most batch_max answers, starting after the last acknowledged one; then
+ * waits (at most the request timeout) until the server has written them
+ * durably, and appends that acknowledgement to the journal. Sending a
+ * journal twice records nothing twice: the server keeps, per channel and
+ * terminal, the last sequence number recorded. The journal may be in use
+ * by another handle meanwhile (appends are locked).
+ * 0 with *out filled: everything is acknowledged. ELIGC_ETIMEOUT: sent,
+ * but the server did not confirm all of it in time (out->acknowledged says
+ * how far; upload again later). ELIGC_EBADARG: the journal cannot be read
+ * (eligc_errmsg names the file and the damage). Any other error of a
+ * request (ELIGC_ESERVER with unauthorized or unavailable, say): nothing
+ * more is acknowledged; uploading again later is safe. */
+ELIGC_API int eligc_journal_upload(eligc_conn *c, const char *path, eligc_journal_result *out);
 
 /* ---- pipelined requests ----------------------------------------------- */
 /* Queue many requests, then collect the answers in the order sent. Queued

@@ -148,7 +148,7 @@ long audit_rec_decode(const uint8_t *p, size_t n, const audit_rec *prev, audit_r
     if (n < AUDIT_REC_FIXED)
         return -1;
     size_t len = get16(p), bytes = AUDIT_REC_FIXED;
-    if (len > n || p[6] != 0 || p[2] == AUDIT_METHOD_NONE || p[2] > AUDIT_METHOD_RELOAD || p[3] > 3 ||
+    if (len > n || p[6] != 0 || p[2] == AUDIT_METHOD_NONE || p[2] > AUDIT_METHOD_LAST || p[3] > 3 ||
         p[4] > AUDIT_OUT_OK || p[55] > AUDIT_DETAIL_MAX)
         return -1;
     bool hp = prev != NULL;

@@ -61,14 +61,21 @@
     X(CHECK_BATCH, 2, "check_batch")                                           \
     X(HOUSEHOLD, 3, "household")                                               \
     X(AUTH, 4, "auth")                                                         \
-    X(RELOAD, 5, "reload")
+    X(RELOAD, 5, "reload")                                                     \
+    X(OFFLINE_CHECK, 6, "offline_check")
 
 typedef enum {
     AUDIT_METHOD_NONE = 0,
 #define AUDIT_X_(e, n, s) AUDIT_METHOD_##e = n,
     AUDIT_METHOD_MAP(AUDIT_X_)
 #undef AUDIT_X_
+    AUDIT_METHOD_LAST = AUDIT_METHOD_OFFLINE_CHECK
 } audit_method;
+/* offline_check: an answer an offline terminal gave from its extract
+ * (SPEC 10), uploaded later with the `journal` method. time_us is when the
+ * terminal answered; channel, peer and conn_id are the uploading
+ * session's; snapshot is the extract's id; detail is "terminal=T seq=N",
+ * the terminal's id and its number for the answer. */
 
 /* What a record says was answered. */
 typedef enum {

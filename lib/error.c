@@ -1,5 +1,5 @@
 /* error.c — words for the error codes of elig.h: the ELIG_E* list, or
- * strerror for a negated errno. */
+ * strerror for a negated errno; and the library version. */
 #include <string.h>
 
 #include "elig.h"
@@ -20,3 +20,5 @@ const char *elig_strerror(int err) {
         return strerror(-err);
     return "unknown error";
 }
+
+const char *elig_version(void) { return ELIG_VERSION_STRING; }

@@ -134,6 +134,14 @@ static inline size_t elig_rec_enr_get(const unsigned char *p, elig_enrollment *e
     return ELIG_REC_ENR_HEAD + (size_t)e->program_len;
 }
 
+/* Points h's enrollments (elig_household.opaque_, read by
+ * elig_household_next) at the packed enrollments p[0..len) of a household
+ * value. */
+static inline void elig_rec_hh_set_enrollments(elig_household *h, const unsigned char *p, size_t len) {
+    h->opaque_[0] = p;
+    h->opaque_[1] = (const void *)(uintptr_t)len;
+}
+
 static inline void elig_rec_member_put(unsigned char *p, uint64_t kk, uint8_t status) {
     elig_wr64(p, kk);
     p[8] = status;

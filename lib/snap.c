@@ -565,8 +565,7 @@ int elig_find_(elig_reader *r, elig_kind kind, uint64_t id, elig_household *h, i
     h->kks = rec.kks;
     h->members = rec.members;
     h->n_enrollments = rec.n_enrollments;
-    h->enr_ = p + ELIG_REC_HH_HEAD;
-    h->enr_len_ = len - ELIG_REC_HH_HEAD;
+    elig_rec_hh_set_enrollments(h, p + ELIG_REC_HH_HEAD, len - ELIG_REC_HH_HEAD);
     return 1;
 }
 
@@ -576,9 +575,10 @@ int elig_household_get(elig_reader *r, elig_kind kind, uint64_t id, elig_househo
 }
 
 bool elig_household_next(const elig_household *h, size_t *pos, elig_enrollment *e) {
-    if (*pos >= h->enr_len_)
+    const unsigned char *enr = h->opaque_[0];
+    if (*pos >= (size_t)(uintptr_t)h->opaque_[1])
         return false;
-    *pos += elig_rec_enr_get(h->enr_ + *pos, e);
+    *pos += elig_rec_enr_get(enr + *pos, e);
     return true;
 }
 

@@ -218,8 +218,13 @@ void out_answer_human(outbuf *o, const eligc_answer *a) {
         out_str(o, ", region ");
         out_str(o, a->region);
     }
-    out_str(o, "; snapshot ");
-    out_str(o, a->snapshot);
+    if (a->offline) { /* SPEC 10: no server answered; the extract did */
+        out_str(o, "; OFFLINE, extract ");
+        out_str(o, a->extract);
+    } else {
+        out_str(o, "; snapshot ");
+        out_str(o, a->snapshot);
+    }
     out_str(o, "\n");
 }
 
@@ -236,6 +241,10 @@ void out_answer_json(outbuf *o, const eligc_answer *a) {
     out_json_str(o, or_null(a->region));
     out_str(o, ",\"snapshot\":");
     out_json_str(o, a->snapshot);
+    if (a->offline) { /* SPEC 10: in addition to the keys of SPEC 3 */
+        out_str(o, ",\"offline\":true,\"extract\":");
+        out_json_str(o, a->extract);
+    }
     out_str(o, "}");
 }
 

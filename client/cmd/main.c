@@ -1,6 +1,6 @@
 /* main.c — the `elig` command: parses the command line, opens a client
  * handle and runs one command (check, batch, household, info, ping,
- * reload).
+ * reload, journal upload).
  * Exit status: 0 answered, 1 failure, 2 bad usage, 3 not eligible (check
  * with --exit-status). */
 #include <getopt.h>
@@ -37,6 +37,8 @@ typedef struct {
     /* TLS and credentials (SPEC 6); the token itself only ever in a file */
     bool tls;
     const char *tls_ca, *tls_cert, *tls_key, *channel, *token_file;
+    /* offline answers (SPEC 10), check only */
+    const char *offline_extract, *offline_pubkey, *offline_journal;
     batch_opts batch; /* the batch-only options */
 } cli;
 
@@ -64,6 +66,11 @@ static void usage(FILE *f) {
         "                     it: exit 0 with the snapshot serving, 1 with the reason\n"
         "                     it failed (the old one keeps serving); allowed on the\n"
         "                     Unix socket (--unix) or to a channel granted reload\n"
+        "  journal upload FILE\n"
+        "                     send an offline journal (--offline-journal) to the\n"
+        "                     server's audit trail: the answers not yet acknowledged,\n"
+        "                     once each; the acknowledgement is recorded in FILE\n"
+        "                     (a channel needs the journal method granted)\n"
         "\n"
         "Options:\n"
         "  --server HOST:PORT   server to ask; repeat it or give a comma list for\n"
@@ -107,6 +114,17 @@ static void usage(FILE *f) {
         "  --token-file PATH    the channel's token: the first line of PATH, a file\n"
         "                       of mode 0600 (default: $ELIG_TOKEN_FILE); a token is\n"
         "                       never taken from the command line\n"
+        "  --offline-extract PATH\n"
+        "                       check: when no server answers, answer from this signed\n"
+        "                       extract (elig-snapshot extract, sign) by the same rule;\n"
+        "                       the answer says OFFLINE (--json: \"offline\": true and\n"
+        "                       \"extract\", its id)\n"
+        "  --offline-pubkey PUBLIC.pem\n"
+        "                       the Ed25519 key the extract must be signed by; an\n"
+        "                       unsigned, altered or otherwise signed extract is refused\n"
+        "  --offline-journal FILE\n"
+        "                       append every offline answer to FILE first (for\n"
+        "                       `elig journal upload`)\n"
         "  --help               this text\n"
         "  --version            the version\n"
         "\n"
@@ -191,7 +209,7 @@ enum { OPT_SERVER = 256, OPT_UNIX, OPT_TIMEOUT, OPT_JSON, OPT_EXIT_STATUS, OPT_P
        OPT_BATCH_SIZE, OPT_QUIET, OPT_HELP, OPT_VERSION, OPT_FORMAT, OPT_KEEP, OPT_NO_KEEP,
        OPT_OUTPUT, OPT_RESUME, OPT_RETRIES, OPT_RETRY_MAX_WAIT, OPT_SNAPSHOT_ID,
        OPT_SNAPSHOT_WAIT, OPT_TLS, OPT_TLS_CA, OPT_TLS_CERT, OPT_TLS_KEY, OPT_CHANNEL,
-       OPT_TOKEN_FILE };
+       OPT_TOKEN_FILE, OPT_OFFLINE_EXTRACT, OPT_OFFLINE_PUBKEY, OPT_OFFLINE_JOURNAL };
 
 /* The batch-only options. 0, or -2 after a usage error. */
 static int parse_batch_option(int opt, const char *arg, cli *o) {
@@ -251,6 +269,9 @@ static int parse_options(int argc, char **argv, cli *o) {
         {"tls-key", required_argument, 0, OPT_TLS_KEY},
         {"channel", required_argument, 0, OPT_CHANNEL},
         {"token-file", required_argument, 0, OPT_TOKEN_FILE},
+        {"offline-extract", required_argument, 0, OPT_OFFLINE_EXTRACT},
+        {"offline-pubkey", required_argument, 0, OPT_OFFLINE_PUBKEY},
+        {"offline-journal", required_argument, 0, OPT_OFFLINE_JOURNAL},
         {"format", required_argument, 0, OPT_FORMAT},
         {"keep-columns", no_argument, 0, OPT_KEEP},
         {"no-keep-columns", no_argument, 0, OPT_NO_KEEP},
@@ -296,6 +317,9 @@ static int parse_options(int argc, char **argv, cli *o) {
         case OPT_TLS_KEY: o->tls_key = optarg; o->tls = true; break;
         case OPT_CHANNEL: o->channel = optarg; break;
         case OPT_TOKEN_FILE: o->token_file = optarg; break;
+        case OPT_OFFLINE_EXTRACT: o->offline_extract = optarg; break;
+        case OPT_OFFLINE_PUBKEY: o->offline_pubkey = optarg; break;
+        case OPT_OFFLINE_JOURNAL: o->offline_journal = optarg; break;
         case OPT_PIPELINE:
             if (parse_count(optarg, 1 << 20, &o->pipeline))
                 return usage_error("--pipeline: '%s' is not a count in 1-1048576", optarg), -2;
@@ -316,6 +340,11 @@ static int parse_options(int argc, char **argv, cli *o) {
     }
     if (o->batch.output && o->batch.resume)
         return usage_error("%s", "--output and --resume both name the answers' file: give one"), -2;
+    if ((o->offline_pubkey || o->offline_journal) && !o->offline_extract)
+        return usage_error("%s", "--offline-pubkey and --offline-journal go with --offline-extract"), -2;
+    if (o->offline_extract && !o->offline_pubkey)
+        return usage_error("%s", "--offline-extract needs --offline-pubkey PUBLIC.pem, the key it must be "
+                                 "signed by"), -2;
     if (o->pipeline * o->batch_size > MAX_IN_FLIGHT)
         return usage_error("%s", "--pipeline times --batch-size is over 4000000 rows in flight"), -2;
     if (optind >= argc)
@@ -341,8 +370,14 @@ static int open_conn(const cli *o, eligc_conn **c, bool batch) {
         opt.channel = o->channel;
     if (o->token_file)
         opt.token_file = o->token_file;
+    opt.offline_extract = o->offline_extract;
+    opt.offline_pubkey = o->offline_pubkey;
+    opt.offline_journal = o->offline_journal;
+    opt.offline_retry_ms = 0; /* one command, one check: always ask the servers first */
     int rc = eligc_open(&opt, c);
-    if (rc == 0 || (rc == ELIGC_ECONNECT && batch)) /* a batch retries the connection */
+    /* A batch retries the connection; a check with an extract answers
+     * without one. */
+    if (rc == 0 || (rc == ELIGC_ECONNECT && (batch || o->offline_extract)))
         return EXIT_OK;
     cmd_error(json_errors, NULL, NULL, 0, *c ? eligc_errmsg(*c) : eligc_strerror(rc));
     return rc == ELIGC_EBADARG ? EXIT_USAGE : EXIT_FAIL;
@@ -463,6 +498,51 @@ static int cmd_reload(const cli *o, eligc_conn *c) {
     return finish(&out, EXIT_OK);
 }
 
+/* elig journal upload FILE: the offline answers to the server's trail. */
+static int cmd_journal(const cli *o, eligc_conn *c, const char *path) {
+    eligc_journal_result r;
+    int rc = eligc_journal_upload(c, path, &r);
+    if (rc && rc != ELIGC_ETIMEOUT)
+        return call_failed("journal upload", c);
+    outbuf out;
+    out_init(&out, stdout);
+    if (o->json) {
+        out_str(&out, "{\"journal\":");
+        out_json_strn(&out, path, strlen(path));
+        out_str(&out, ",\"terminal\":");
+        out_json_str(&out, r.terminal);
+        const char *k[] = {"records", "last", "sent", "accepted", "duplicates", "acknowledged"};
+        const uint64_t v[] = {r.records, r.last, r.sent, r.accepted, r.duplicates, r.acknowledged};
+        for (size_t i = 0; i < 6; i++) {
+            out_str(&out, ",\"");
+            out_str(&out, k[i]);
+            out_str(&out, "\":");
+            out_u64(&out, v[i]);
+        }
+        out_str(&out, "}\n");
+    } else {
+        out_str(&out, "terminal ");
+        out_str(&out, r.terminal);
+        out_str(&out, ": ");
+        out_u64(&out, r.records);
+        out_str(&out, r.records == 1 ? " offline answer, " : " offline answers, ");
+        out_u64(&out, r.sent);
+        out_str(&out, " sent (");
+        out_u64(&out, r.accepted);
+        out_str(&out, " recorded, ");
+        out_u64(&out, r.duplicates);
+        out_str(&out, " already in the trail); acknowledged up to ");
+        out_u64(&out, r.acknowledged);
+        out_str(&out, " of ");
+        out_u64(&out, r.last);
+        out_str(&out, "\n");
+    }
+    int status = finish(&out, EXIT_OK);
+    if (rc) /* ETIMEOUT: sent, not all confirmed durable yet */
+        return call_failed("journal upload", c);
+    return status;
+}
+
 static int cmd_ping(const cli *o, eligc_conn *c) {
     if (eligc_ping(c))
         return call_failed("ping", c);
@@ -480,6 +560,7 @@ static int check_usage(const char *cmd, int nargs, char **args, eligc_query *q, 
         {"info", 0, 0, "info"},
         {"ping", 0, 0, "ping"},
         {"reload", 0, 0, "reload"},
+        {"journal", 2, 2, "journal upload FILE"},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(cmd, cmds[i].name) != 0)
@@ -488,6 +569,8 @@ static int check_usage(const char *cmd, int nargs, char **args, eligc_query *q, 
             return usage_error("usage: elig %s", cmds[i].form);
         if (i == 0)
             return check_args(args, q);
+        if (i == 6 && strcmp(args[0], "upload") != 0)
+            return usage_error("journal: unknown subcommand '%s' (journal upload FILE)", args[0]);
         if (i == 2) {
             if (parse_kind(cmd, args[0], k))
                 return EXIT_USAGE;
@@ -522,6 +605,8 @@ int main(int argc, char **argv) {
     eligc_query q;
     elig_kind k = ELIG_KIND_NIK;
     int status = check_usage(cmd, nargs, args, &q, &k);
+    if (status == EXIT_OK && o.offline_extract && strcmp(cmd, "check") != 0)
+        status = usage_error("--offline-extract is for check, not %s", cmd);
     eligc_conn *c = NULL;
     if (strcmp(cmd, "reload") == 0 && !o.timeout_set)
         o.timeout_s = RELOAD_TIMEOUT_S;
@@ -544,6 +629,8 @@ int main(int argc, char **argv) {
             status = cmd_info(&o, c);
         } else if (strcmp(cmd, "reload") == 0) {
             status = cmd_reload(&o, c);
+        } else if (strcmp(cmd, "journal") == 0) {
+            status = cmd_journal(&o, c, args[1]);
         } else {
             status = cmd_ping(&o, c);
         }

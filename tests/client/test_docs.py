@@ -10,7 +10,7 @@ import sys
 root = sys.argv[1]
 doc = open(os.path.join(root, "docs", "CLIENT.md")).read()
 blocks = re.findall(r"<!-- begin (\S+) -->\n```c\n(.*?)```\n<!-- end \1 -->", doc, re.S)
-want = {"client/examples/terminal.c", "client/examples/bank_batch.c"}
+want = {"client/examples/terminal.c", "client/examples/bank_batch.c", "client/examples/offline_terminal.c"}
 failed = 0
 if {p for p, _ in blocks} != want:
     print("CLIENT.md: example blocks %s, expected %s" % (sorted(p for p, _ in blocks), sorted(want)))

@@ -1,6 +1,7 @@
 """libeligclient as installed: `cmake --install` of the components
-libeligclient0, libeligclient-dev and elig-tools (the Debian packages) into
-a temporary prefix, check what lands there (shared library with its SONAME,
+libeligclient0, libeligclient-dev and elig-tools, with libelig0 and
+libelig-dev which they depend on (the Debian packages), into a temporary
+prefix, check what lands there (shared library with its SONAME,
 static library, headers, pkg-config file, CMake package config, elig), then
 build consumer/consumer.c against the installed copy twice, through
 pkg-config and through find_package (shared and static), and run each
@@ -11,6 +12,7 @@ usage: test_install.py BUILD_DIR LIBDIR SONAME_VERSION CC [SANITIZER_FLAGS]
 In a sanitizer build the installed library is instrumented, so the
 consumers are built with the same -fsanitize flags (SANITIZER_FLAGS)."""
 import os
+import re
 import subprocess
 import sys
 import unittest
@@ -35,7 +37,7 @@ class InstallTest(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = lt.tmpdir()
         cls.prefix = os.path.join(cls.tmp.name, "prefix")
-        for comp in ("libeligclient0", "libeligclient-dev", "elig-tools"):
+        for comp in ("libeligclient0", "libeligclient-dev", "elig-tools", "libelig0", "libelig-dev"):
             run(["cmake", "--install", BUILD, "--prefix", cls.prefix, "--component", comp])
         cls.libdir = os.path.join(cls.prefix, LIBDIR)
         cls.d = lt.Daemon(lt.build_snapshot(cls.tmp.name), cls.tmp.name)
@@ -64,7 +66,11 @@ class InstallTest(unittest.TestCase):
         self.assertTrue(os.path.islink(os.path.join(self.libdir, "libeligclient.so")))
         dump = run(["objdump", "-p", os.path.join(self.libdir, "libeligclient.so")])
         self.assertRegex(dump, r"SONAME\s+libeligclient\.so\.%s\n" % SOVERSION)
-        self.assertNotIn("msgpack", dump)  # stands alone: NEEDED is libc only
+        self.assertNotIn("msgpack", dump)  # no libmsgpackc: libelig, OpenSSL, libc
+        needed = sorted(n.split(".so")[0] for n in re.findall(r"NEEDED\s+(\S+)", dump))
+        # (a sanitizer build also needs the sanitizers' runtimes)
+        needed = [n for n in needed if n not in ("libasan", "libubsan")]
+        self.assertEqual(needed, ["libc", "libcrypto", "libelig", "libssl"])
         # Only the public API is exported.
         syms = run(["nm", "-D", "--defined-only", os.path.join(self.libdir, "libeligclient.so")])
         names = [line.split()[-1] for line in syms.splitlines()]
@@ -94,12 +100,15 @@ class InstallTest(unittest.TestCase):
         exe_s = os.path.join(self.tmp.name, "consumer_pc_static")
         cflags = run(["pkg-config", "--cflags", "eligclient"], env=env).split()
         libs = run(["pkg-config", "--static", "--libs-only-L", "eligclient"], env=env).split()
+        # libelig (the rule, for offline answers) statically too; OpenSSL
+        # (TLS) and LMDB linked as the system has them.
         deps = [f for f in run(["pkg-config", "--static", "--libs-only-l", "eligclient"], env=env).split()
-                if f != "-leligclient"]  # OpenSSL (TLS), linked as the system has it
+                if f not in ("-leligclient", "-lelig")]
         self.assertIn("-lssl", deps)
+        self.assertIn("-llmdb", deps)
         run([CC, *SAN, os.path.join(HERE, "consumer", "consumer.c"), "-o", exe_s, *cflags, *libs,
-             "-Wl,-Bstatic", "-leligclient", "-Wl,-Bdynamic", *deps])
-        self.assertNotIn("libeligclient", run(["ldd", exe_s]))
+             "-Wl,-Bstatic", "-leligclient", "-lelig", "-Wl,-Bdynamic", *deps])
+        self.assertNotIn("libelig", run(["ldd", exe_s]))
         self.expect_output(exe_s)
 
     def test_find_package_consumer(self):
@@ -113,7 +122,7 @@ class InstallTest(unittest.TestCase):
         self.assertIn(os.path.join(self.libdir, "libeligclient.so." + SOVERSION), ldd)
         self.expect_output(exe)
         exe_s = os.path.join(b, "consumer_static")
-        self.assertNotIn("libeligclient", run(["ldd", exe_s]))
+        self.assertNotIn("libelig", run(["ldd", exe_s]))  # neither libeligclient nor libelig
         self.expect_output(exe_s)
 
 

@@ -29,6 +29,7 @@ on one new connection:
 A live response must equal eligd's, with eligd's snapshot path written as
 the page's /srv/elig/live.mdb. For `<~`, the counters and times of `info`
 (uptime_s, connections, requests, created, audit.written, audit.backlog)
+and `journal`'s durable
 need only have the same type, and a number in an error message stands for
 any number (but `item N` must be N). A request with no response line must
 get none (a notification): a ping sent behind it must be answered first.
@@ -54,7 +55,7 @@ SOURCE_DIR = None
 SNAPSHOT_ID = "dtks-2026-11"
 NEXT_ID = "dtks-2026-12"
 DOC_SNAPSHOT_PATH = "/srv/elig/live.mdb"
-VARYING = {"uptime_s", "connections", "requests", "created", "written", "backlog"}
+VARYING = {"uptime_s", "connections", "requests", "created", "written", "backlog", "durable"}
 TAG = re.compile(r"<!-- wire: (live|live auth|live unix(?: next-snapshot| empty-snapshot)?|"
                  r"source) -->")
 
@@ -213,7 +214,7 @@ class ProtocolDocTest(unittest.TestCase):
         reqs = [parse_notation(n) for _, _, items in self.blocks for a, n, _ in items if a == "->"]
         methods = {r[2] if isinstance(r[2], str) else r[2].decode() for r in reqs if r[0] == 0}
         self.assertEqual(methods, {"ping", "check", "check_batch", "household", "info", "auth",
-                                   "reload", "nope"})
+                                   "reload", "journal", "nope"})
         codes = {parse_notation(n)[2][0] for _, _, items in self.blocks for a, n, _ in items
                  if a in ("<-", "<~") and parse_notation(n)[2] is not None}
         self.assertEqual(codes, {1, 2, 4, 5, 6})  # 3 needs 10,001 items: described in words

@@ -17,7 +17,7 @@ import zstandard
 
 MAGIC = b"ELIGAUD1"
 HEADER_LEN, BLOCK_HEAD_LEN, HASH_LEN, REC_FIXED = 128, 48, 32, 56
-METHODS = {1: "check", 2: "check_batch", 3: "household", 4: "auth", 5: "reload"}
+METHODS = {1: "check", 2: "check_batch", 3: "household", 4: "auth", 5: "reload", 6: "offline_check"}
 KINDS = {0: None, 1: "nik", 2: "kk", 3: "kks"}
 REASONS = ["eligible", "not_found", "member_deceased", "household_suspended",
            "household_graduated", "household_terminated", "not_enrolled",

@@ -105,7 +105,7 @@ static void record_caps_and_rejects(void **state) {
     memcpy(e, b, n);
     e[2] = 0;
     assert_int_equal(audit_rec_decode(e, n, NULL, &d), -1);
-    e[2] = 6;
+    e[2] = 7; /* past the last method (6, offline_check) */
     assert_int_equal(audit_rec_decode(e, n, NULL, &d), -1);
     memcpy(e, b, n);
     e[3] = 4;

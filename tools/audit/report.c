@@ -117,6 +117,22 @@ typedef struct {
     matches *per;          /* one per scan thread */
 } trail_ctx;
 
+/* Points o's strings at its own copies in o->s (program, channel, peer,
+ * snapshot, detail, back to back). Needed again whenever o has moved: a
+ * realloc of the vector or the sort moves the bytes, not the pointers. */
+static void repoint(owned *o) {
+    char *p = o->s;
+#define AT_(f)                                                                 \
+    o->r.f = p;                                                                \
+    p += o->r.f##_len;
+    AT_(program)
+    AT_(channel)
+    AT_(peer)
+    AT_(snapshot)
+    AT_(detail)
+#undef AT_
+}
+
 static void keep(matches *m, const audit_rec *r) {
     if (m->n == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 64;
@@ -133,7 +149,6 @@ static void keep(matches *m, const audit_rec *r) {
     char *p = o->s;
 #define COPY_(f)                                                               \
     memcpy(p, r->f, r->f##_len);                                               \
-    o->r.f = p;                                                                \
     p += r->f##_len;
     COPY_(program)
     COPY_(channel)
@@ -141,6 +156,7 @@ static void keep(matches *m, const audit_rec *r) {
     COPY_(snapshot)
     COPY_(detail)
 #undef COPY_
+    repoint(o);
 }
 
 static void trail_fn(void *ud, int slot, const audit_rec *r) {
@@ -183,7 +199,9 @@ static void print_rec_text(FILE *o, const audit_rec *r) {
         fprintf(o, " Rp %u", r->amount);
     if (r->kk)
         fprintf(o, " (family %s)", kk);
-    fprintf(o, "  snapshot %.*s", r->snapshot_len, r->snapshot);
+    /* An offline terminal's answer (SPEC 10): the extract answered. */
+    fprintf(o, "  %s %.*s", r->method == AUDIT_METHOD_OFFLINE_CHECK ? "OFFLINE, extract" : "snapshot", r->snapshot_len,
+            r->snapshot);
     if (r->detail_len)
         fprintf(o, "  [%.*s]", r->detail_len, r->detail);
     fputc('\n', o);
@@ -225,6 +243,7 @@ static void print_rec_json(FILE *o, const audit_rec *r) {
     }
     fprintf(o, ",\"snapshot\":");
     json_str(o, r->snapshot, r->snapshot_len);
+    fprintf(o, ",\"offline\":%s", r->method == AUDIT_METHOD_OFFLINE_CHECK ? "true" : "false");
     fprintf(o, ",\"detail\":");
     if (r->detail_len)
         json_str(o, r->detail, r->detail_len);
@@ -284,8 +303,10 @@ int report_trail(const segfile *f, int n, const char *snap_path, int kind, uint6
     bool oom = false;
     for (int i = 0; i < nt; i++) {
         oom |= t.per[i].oom;
-        for (size_t k = 0; k < t.per[i].n; k++)
+        for (size_t k = 0; k < t.per[i].n; k++) {
+            repoint(&t.per[i].v[k]); /* the vector may have moved since */
             keep(&all, &t.per[i].v[k].r);
+        }
         free(t.per[i].v);
     }
     free(t.per);
@@ -293,6 +314,8 @@ int report_trail(const segfile *f, int n, const char *snap_path, int kind, uint6
         return fprintf(stderr, "elig-audit: out of memory collecting the trail\n"), 1;
     if (all.n)
         qsort(all.v, all.n, sizeof *all.v, by_time);
+    for (size_t i = 0; i < all.n; i++)
+        repoint(&all.v[i]);
     char kk[17], kks[17];
     if (found) {
         id16(h.kk, kk);

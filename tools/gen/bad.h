@@ -17,11 +17,12 @@
 #include <stdint.h>
 
 #include "elig.h"
+#include "rejectmap.h"
 #include "family.h"
 #include "out.h"
 
 /* SPEC 1's reject reasons, in its order. */
-#define GEN_REASON_MAP(X) ELIG_REJECT_MAP(X) /* include/elig.h */
+#define GEN_REASON_MAP(X) ELIG_REJECT_MAP(X) /* lib/rejectmap.h */
 
 enum {
 #define GEN_X_(e, s) GEN_R_##e,

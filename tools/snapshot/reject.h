@@ -5,8 +5,9 @@
 #define ELIG_SNAPSHOT_REJECT_H
 
 #include "elig.h"
+#include "rejectmap.h"
 
-#define SNAP_REASON_MAP(X) ELIG_REJECT_MAP(X) /* include/elig.h */
+#define SNAP_REASON_MAP(X) ELIG_REJECT_MAP(X) /* lib/rejectmap.h */
 
 /* 0 means "not rejected"; codes fit in 5 bits of a packed row. */
 typedef enum {

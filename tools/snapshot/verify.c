@@ -169,8 +169,8 @@ static int check_household(vctx *v, uint64_t kk, const unsigned char *p, size_t 
         return bad(v, "household %s: unknown flags 0x%x", id, h.flags);
     if ((h.flags & ELIG_REC_HAS_KKS) ? h.kks >= ID_END : h.kks != 0)
         return bad(v, "household %s: malformed kks", id);
-    elig_household hh = {.kk = kk, .n_enrollments = h.n_enrollments, .enr_ = p + ELIG_REC_HH_HEAD,
-                         .enr_len_ = len - ELIG_REC_HH_HEAD};
+    elig_household hh = {.kk = kk, .n_enrollments = h.n_enrollments};
+    elig_rec_hh_set_enrollments(&hh, p + ELIG_REC_HH_HEAD, len - ELIG_REC_HH_HEAD);
     if (h.n_enrollments > v->enr_cap) {
         elig_enrollment *grown = realloc(v->enr, h.n_enrollments * sizeof *grown);
         if (!grown)
