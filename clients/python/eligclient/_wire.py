@@ -296,6 +296,29 @@ _pack = msgpack.Packer(use_bin_type=True).pack  # one packer: packb makes one a 
 _MAX_WINDOW = 1024  # after a rate limit, the window grows to this, then goes away
 
 
+class ClientOptions:
+    """The options Client and AsyncClient share (their docstrings list them):
+    checked and kept on the client by this __init__, which both call."""
+
+    def __init__(self, servers=None, *, timeout=5.0, connect_timeout=2.0, retries=5,
+                 backoff=0.1, backoff_max=2.0, batch_max=MAX_BATCH, tls=False,
+                 tls_ca=None, tls_cert=None, tls_key=None, tls_verify=True,
+                 server_hostname=None, channel=None, token=None, token_file=None,
+                 max_message=16 << 20, rate_wait=60.0):
+        if not 1 <= batch_max <= MAX_BATCH:
+            raise ValueError("batch_max must be in 1-%d" % MAX_BATCH)
+        self._servers = parse_servers(servers)
+        self._timeout = timeout
+        self._connect_timeout = connect_timeout
+        self._retries = retries
+        self._batch_max = batch_max
+        self._ssl = tls_context(tls, tls_ca, tls_cert, tls_key, tls_verify)
+        self._server_hostname = server_hostname
+        self._eng = Engine(retries, backoff, backoff_max, max_message,
+                         credentials(channel, token, token_file), rate_wait)
+        self._cur = 0
+
+
 class Request:
     """One request: encoded once, answered or failed once."""
     __slots__ = ("msgid", "data", "decode", "done", "value", "error", "retries", "limited",

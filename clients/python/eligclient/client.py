@@ -42,7 +42,7 @@ class Pending:
         return self._client._result(self._req)
 
 
-class Client:
+class Client(W.ClientOptions):
     """A synchronous eligd client.
 
         c = eligclient.Client("10.0.0.5:7420,10.0.0.6:7420")
@@ -78,23 +78,8 @@ class Client:
     are written again to the next server that accepts.
     """
 
-    def __init__(self, servers=None, *, timeout=5.0, connect_timeout=2.0, retries=5,
-                 backoff=0.1, backoff_max=2.0, batch_max=W.MAX_BATCH, tls=False,
-                 tls_ca=None, tls_cert=None, tls_key=None, tls_verify=True,
-                 server_hostname=None, channel=None, token=None, token_file=None,
-                 max_message=16 << 20, rate_wait=60.0):
-        if not 1 <= batch_max <= W.MAX_BATCH:
-            raise ValueError("batch_max must be in 1-%d" % W.MAX_BATCH)
-        self._servers = W.parse_servers(servers)
-        self._timeout = timeout
-        self._connect_timeout = connect_timeout
-        self._retries = retries
-        self._batch_max = batch_max
-        self._ssl = W.tls_context(tls, tls_ca, tls_cert, tls_key, tls_verify)
-        self._server_hostname = server_hostname
-        self._eng = W.Engine(retries, backoff, backoff_max, max_message,
-                             W.credentials(channel, token, token_file), rate_wait)
-        self._cur = 0
+    def __init__(self, servers=None, **options):
+        super().__init__(servers, **options)
         self._sock = None
         self._wbuf = bytearray()
         self._woff = 0
